@@ -1,0 +1,23 @@
+"""Mixture-of-Experts core in plain PyTorch (imports neither mmcv nor mmdet).
+
+Shape shorthand used throughout: ``B`` images, ``T`` tokens per image,
+``N`` tokens, ``D`` model dim, ``H`` expert hidden dim, ``E`` experts,
+``K`` experts chosen per token, ``C`` expert capacity.
+"""
+from .context import RoutingContext, RoutingRecord
+from .dispatch import DispatchPlan, combine, expert_capacity, make_dispatch
+from .expert_map import ExpertMap
+from .experts import BatchedExperts, build_activation
+from .layer import DropPath, MoEFFN
+from .losses import (cv_squared, damex_ce_loss, importance_load_loss, importance_loss,
+                     load_loss, switch_loss)
+from .plan import RoutingPlan, routing_metrics
+from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, build_router
+
+__all__ = [
+    'RoutingContext', 'RoutingRecord', 'DispatchPlan', 'combine', 'expert_capacity',
+    'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath', 'MoEFFN',
+    'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
+    'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
+    'FixedMapRouter', 'TopKRouter', 'build_router'
+]

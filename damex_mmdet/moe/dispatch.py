@@ -1,0 +1,122 @@
+"""Capacity policy and token dispatch/combine (native PyTorch backend).
+
+Shape shorthand: ``N`` tokens, ``D`` model dim, ``E`` experts, ``K`` experts
+per token, ``M`` kept (token, expert) assignments (``M <= N * K``).
+
+Tokens are grouped by expert with one stable sort, so each expert reads a
+contiguous slice (no (E, C, D) padding and no one-hot dispatch tensors); the
+order inside an expert gives priority when capacity is short: all first
+choices before second choices, then token order, or gate confidence with
+``batch_prioritized=True``.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ['expert_capacity', 'DispatchPlan', 'make_dispatch', 'combine']
+
+
+def expert_capacity(num_tokens: int, num_experts: int, top_k: int, capacity_factor: float,
+                    max_load: int) -> int:
+    """Per-expert capacity, with tutel's meaning of the factor.
+
+    - ``capacity_factor > 0``: fixed, ``ceil(cf * K * N / E)``;
+    - ``capacity_factor == 0``: no dropping, the largest expert load;
+    - ``capacity_factor < 0``: dynamic, the largest load capped at
+      ``ceil(|cf| * K * N / E)``.
+
+    Args:
+        num_tokens (int): ``N``.
+        num_experts (int): ``E``.
+        top_k (int): ``K``.
+        capacity_factor (float): see above.
+        max_load (int): the largest number of assignments any expert received.
+
+    Returns:
+        int: capacity ``C >= 1``.
+    """
+    if capacity_factor == 0:
+        return max(int(max_load), 1)
+    fixed = max(math.ceil(abs(capacity_factor) * top_k * num_tokens / num_experts), 1)
+    if capacity_factor > 0:
+        return fixed
+    return max(min(fixed, int(max_load)), 1)
+
+
+@dataclass
+class DispatchPlan:
+    """Where each kept assignment goes.
+
+    Attributes:
+        token (Tensor): (M,) source token of each kept assignment, grouped by expert.
+        weight (Tensor): (M,) its combine weight.
+        counts (list[int]): (E,) kept assignments per expert (slice lengths).
+        kept (Tensor): (N, K) bool, False for assignments dropped by capacity.
+        capacity (int): the capacity used.
+    """
+    token: Tensor
+    weight: Tensor
+    counts: list
+    kept: Tensor
+    capacity: int
+
+
+def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int,
+                  capacity_factor: float, batch_prioritized: bool = False) -> DispatchPlan:
+    """Group assignments by expert and apply the capacity.
+
+    Args:
+        expert_index (Tensor): (N, K) chosen experts.
+        combine_weight (Tensor): (N, K) their weights.
+        num_experts (int): ``E``.
+        capacity_factor (float): see :func:`expert_capacity`.
+        batch_prioritized (bool): keep the most confident tokens first
+            when an expert overflows (instead of token order).
+
+    Returns:
+        DispatchPlan: the plan.
+    """
+    num_tokens, top_k = expert_index.shape
+    # Priority order: choice rank k first, then token order (or confidence).
+    if batch_prioritized:
+        token_order = combine_weight[:, 0].detach().argsort(descending=True, stable=True)
+    else:
+        token_order = torch.arange(num_tokens, device=expert_index.device)
+    flat_expert = expert_index[token_order].t().reshape(-1)  # (K*N,) k-major
+    flat_token = token_order.repeat(top_k)
+    flat_slot = torch.arange(top_k, device=expert_index.device).repeat_interleave(num_tokens)
+    sorted_expert, order = torch.sort(flat_expert, stable=True)
+    loads = torch.bincount(sorted_expert, minlength=num_experts)
+    starts = loads.cumsum(0) - loads
+    position = torch.arange(order.numel(), device=order.device) - starts[sorted_expert]
+    capacity = expert_capacity(num_tokens, num_experts, top_k, capacity_factor,
+                               int(loads.max()) if num_tokens else 0)
+    keep = position < capacity
+    order = order[keep]
+    token = flat_token[order]
+    slot = flat_slot[order]
+    kept = torch.zeros(num_tokens, top_k, dtype=torch.bool, device=expert_index.device)
+    kept[token, slot] = True
+    return DispatchPlan(
+        token=token,
+        weight=combine_weight[token, slot],
+        counts=loads.clamp(max=capacity).tolist(),
+        kept=kept,
+        capacity=capacity)
+
+
+def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
+    """Scatter-add weighted expert outputs back to their tokens.
+
+    Args:
+        expert_out (Tensor): (M, D) outputs in dispatch order.
+        plan (DispatchPlan): the dispatch plan.
+        num_tokens (int): ``N``.
+
+    Returns:
+        Tensor: (N, D); zero rows for tokens whose every assignment was dropped.
+    """
+    out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])
+    return out.index_add(0, plan.token, expert_out * plan.weight[:, None].to(expert_out.dtype))

@@ -1,0 +1,135 @@
+"""Expert feed-forward networks stored as batched parameters.
+
+Shape shorthand: ``E`` experts, ``D`` model dim, ``H`` hidden dim, ``M`` tokens
+grouped by expert.
+
+All experts' weights live in four tensors, so every expert parameter takes part
+in every backward pass (experts that received no token get a zero gradient):
+distributed data parallel never sees unused parameters.
+"""
+import math
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+__all__ = ['BatchedExperts', 'build_activation']
+
+_ACTIVATIONS = {'ReLU': nn.ReLU, 'GELU': nn.GELU, 'SiLU': nn.SiLU, 'Swish': nn.SiLU}
+
+
+def build_activation(cfg) -> nn.Module:
+    """Build an activation from mmcv-style ``dict(type='ReLU', inplace=True)``.
+
+    Raises:
+        ValueError: unknown type, naming the supported ones.
+    """
+    cfg = dict(cfg or dict(type='ReLU'))
+    kind = cfg.pop('type')
+    if kind not in _ACTIVATIONS:
+        raise ValueError(f'act_cfg type {kind!r} is not supported by MoE experts; use '
+                         f'one of {sorted(_ACTIVATIONS)}.')
+    cfg.pop('inplace', None)
+    return _ACTIVATIONS[kind](**cfg)
+
+
+class BatchedExperts(nn.Module):
+    """``E`` two-layer FFNs ``fc2(drop(act(fc1(x))))`` applied to contiguous slices.
+
+    Args:
+        num_experts (int): ``E``.
+        embed_dims (int): ``D``.
+        feedforward_channels (int): ``H``.
+        act_cfg (dict): activation, mmcv style.
+        ffn_drop (float): dropout after the activation and after fc2.
+
+    Attributes:
+        w1 (Parameter): (E, D, H); b1 (E, H); w2 (E, H, D); b2 (E, D).
+    """
+
+    def __init__(self, num_experts: int, embed_dims: int, feedforward_channels: int,
+                 act_cfg: dict = None, ffn_drop: float = 0.0):
+        super().__init__()
+        self.num_experts = num_experts
+        self.w1 = nn.Parameter(torch.empty(num_experts, embed_dims, feedforward_channels))
+        self.b1 = nn.Parameter(torch.empty(num_experts, feedforward_channels))
+        self.w2 = nn.Parameter(torch.empty(num_experts, feedforward_channels, embed_dims))
+        self.b2 = nn.Parameter(torch.empty(num_experts, embed_dims))
+        self.activate = build_activation(act_cfg)
+        self.drop = nn.Dropout(ffn_drop)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, mode: str = 'linear') -> None:
+        """Initialise every expert independently.
+
+        Args:
+            mode (str): ``'linear'`` (``nn.Linear``'s default), ``'xavier'``
+                (uniform, as DETR-family ``init_weights`` do for FFNs), or
+                ``'upcycle'`` (expert 0 initialised like ``'xavier'``, then
+                copied to all, i.e. a dense FFN upcycled).
+        """
+        if mode not in ('linear', 'xavier', 'upcycle'):
+            raise ValueError(f"init mode must be 'linear', 'xavier' or 'upcycle', got {mode!r}.")
+        experts = range(1 if mode == 'upcycle' else self.num_experts)
+        for e in experts:
+            for weight, bias in ((self.w1[e], self.b1[e]), (self.w2[e], self.b2[e])):
+                fan_in = weight.shape[0]
+                if mode == 'linear':
+                    bound = 1.0 / math.sqrt(fan_in)
+                    weight.uniform_(-bound, bound)
+                    bias.uniform_(-bound, bound)
+                else:
+                    nn.init.xavier_uniform_(weight)
+                    bias.zero_()
+        if mode == 'upcycle':
+            self.copy_from_dense(self.w1[0].t(), self.b1[0], self.w2[0].t(), self.b2[0])
+
+    @torch.no_grad()
+    def copy_from_dense(self, fc1_weight: Tensor, fc1_bias: Tensor, fc2_weight: Tensor,
+                        fc2_bias: Tensor) -> None:
+        """Upcycle: every expert becomes a copy of a dense FFN.
+
+        Args:
+            fc1_weight (Tensor): (H, D) ``nn.Linear`` weight; fc1_bias (H,).
+            fc2_weight (Tensor): (D, H); fc2_bias (D,).
+        """
+        w1, b1 = fc1_weight.t().clone(), fc1_bias.clone()
+        w2, b2 = fc2_weight.t().clone(), fc2_bias.clone()
+        if w1.shape != self.w1.shape[1:] or w2.shape != self.w2.shape[1:]:
+            raise ValueError(
+                f'cannot upcycle a dense FFN with fc1 {tuple(fc1_weight.shape)} and fc2 '
+                f'{tuple(fc2_weight.shape)} into experts of (D, H) = '
+                f'{tuple(self.w1.shape[1:])}.')
+        self.w1.copy_(w1.expand_as(self.w1))
+        self.b1.copy_(b1.expand_as(self.b1))
+        self.w2.copy_(w2.expand_as(self.w2))
+        self.b2.copy_(b2.expand_as(self.b2))
+
+    def forward(self, x: Tensor, counts) -> Tensor:
+        """Run each expert on its slice.
+
+        Args:
+            x (Tensor): (M, D) tokens grouped by expert.
+            counts (list[int]): (E,) slice lengths, summing to M.
+
+        Returns:
+            Tensor: (M, D).
+        """
+        outputs = []
+        start = 0
+        for e, count in enumerate(counts):
+            if count == 0:
+                continue
+            chunk = x[start:start + count]
+            start += count
+            hidden = self.drop(self.activate(torch.addmm(self.b1[e], chunk, self.w1[e])))
+            outputs.append(torch.addmm(self.b2[e], hidden, self.w2[e]))
+        if not outputs:
+            return x.new_zeros(0, self.w2.shape[-1]) + 0.0 * self.w2.sum()
+        out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)
+        return self.drop(out)
+
+    def extra_repr(self):
+        e, d, h = self.w1.shape
+        return f'num_experts={e}, embed_dims={d}, feedforward_channels={h}'

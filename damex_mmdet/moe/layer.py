@@ -1,0 +1,208 @@
+"""``MoEFFN``: a Mixture-of-Experts drop-in replacement for mmcv's ``FFN``.
+
+Shape shorthand: ``B`` images, ``T`` tokens per image, ``D`` model dim,
+``N = B * T`` tokens, ``E`` experts.
+
+Same constructor arguments as ``mmcv.cnn.bricks.transformer.FFN`` where they
+make sense and the same residual semantics: ``identity + drop(moe(x))`` with
+``add_identity=True``. Tokens dropped by the capacity policy get a zero MoE
+output, i.e. they pass through the residual only.
+"""
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .context import RoutingContext, RoutingRecord
+from .dispatch import combine, make_dispatch
+from .experts import BatchedExperts
+from .routers import build_router
+
+__all__ = ['MoEFFN', 'DropPath']
+
+
+class DropPath(nn.Module):
+    """Stochastic depth per sample (drops the whole residual branch)."""
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = float(drop_prob)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+def _build_dropout(cfg) -> nn.Module:
+    if cfg is None:
+        return nn.Identity()
+    cfg = dict(cfg)
+    kind, prob = cfg.pop('type'), cfg.pop('drop_prob', 0.0)
+    if kind == 'DropPath':
+        return DropPath(prob)
+    if kind == 'Dropout':
+        return nn.Dropout(prob)
+    raise ValueError(f"dropout_layer type {kind!r} is not supported; use 'DropPath' or 'Dropout'.")
+
+
+class MoEFFN(nn.Module):
+    """Top-k Mixture-of-Experts FFN with a pluggable router.
+
+    Args:
+        embed_dims (int): ``D``.
+        feedforward_channels (int): hidden width of each expert.
+        num_fcs (int): must be 2 (experts are two-layer FFNs).
+        act_cfg (dict): activation, e.g. ``dict(type='ReLU', inplace=True)``.
+        ffn_drop (float): dropout inside the experts.
+        dropout_layer (dict, optional): ``DropPath`` / ``Dropout`` on the
+            MoE output before the residual add.
+        add_identity (bool): add the residual.
+        num_experts (int): ``E``.
+        router (dict): router config, ``type`` in ``TopKRouter``,
+            ``DatasetAwareRouter``, ``FixedMapRouter`` plus its options.
+        capacity_factor (float): tutel semantics (> 0 fixed, 0 no dropping,
+            < 0 dynamic capped at ``|cf|``); see :func:`expert_capacity`.
+        batch_prioritized (bool): keep most confident tokens under overflow.
+        batch_first (bool): inputs are (B, T, D) (mmdet 3.x DETRs) or (T, B, D).
+        init_mode (str): experts' init, ``'linear'``, ``'xavier'`` or ``'upcycle'``.
+        layer_scale_init_value (float): must be 0 (mmcv's layer scale is not supported).
+        init_cfg: accepted for config compatibility with mmcv's FFN; unused.
+
+    Attributes:
+        routing_context (RoutingContext): shared with the owning detector; a
+            private one is created when the layer is used on its own.
+    """
+
+    def __init__(self,
+                 embed_dims: int = 256,
+                 feedforward_channels: int = 1024,
+                 num_fcs: int = 2,
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
+                 ffn_drop: float = 0.0,
+                 dropout_layer: dict = None,
+                 add_identity: bool = True,
+                 num_experts: int = 8,
+                 router: dict = dict(type='TopKRouter'),
+                 capacity_factor: float = 0.0,
+                 batch_prioritized: bool = False,
+                 batch_first: bool = True,
+                 init_mode: str = 'linear',
+                 layer_scale_init_value: float = 0.0,
+                 init_cfg=None):
+        super().__init__()
+        if num_fcs != 2:
+            raise ValueError(f'MoEFFN experts are two-layer FFNs; num_fcs must be 2, got {num_fcs}.')
+        if layer_scale_init_value:
+            raise ValueError('MoEFFN does not support layer_scale_init_value > 0.')
+        self.embed_dims = embed_dims
+        self.feedforward_channels = feedforward_channels
+        self.num_experts = num_experts
+        self.capacity_factor = float(capacity_factor)
+        self.batch_prioritized = batch_prioritized
+        self.batch_first = batch_first
+        self.add_identity = add_identity
+        self.init_mode = init_mode
+        self.router = build_router(router, embed_dims, num_experts)
+        self.experts = BatchedExperts(num_experts, embed_dims, feedforward_channels, act_cfg,
+                                      ffn_drop)
+        self.dropout_layer = _build_dropout(dropout_layer)
+        self.routing_context = RoutingContext()
+        self.layer_name = ''
+        self.experts.reset_parameters(init_mode)
+
+    @classmethod
+    def from_dense(cls, ffn: nn.Module, copy_weights: bool = False, **moe_kwargs) -> 'MoEFFN':
+        """Build an MoEFFN matching an mmcv ``FFN`` (duck-typed, mmcv not imported).
+
+        Args:
+            ffn (nn.Module): an mmcv FFN with two fully connected layers.
+            copy_weights (bool): upcycle, every expert starts as ``ffn``.
+            **moe_kwargs: MoE options (``num_experts``, ``router``, ...).
+
+        Returns:
+            MoEFFN: on the same device and dtype as ``ffn``.
+        """
+        linears = [m for m in ffn.modules() if isinstance(m, nn.Linear)]
+        if len(linears) != 2:
+            raise ValueError(f'can only convert a two-layer FFN, found {len(linears)} '
+                             f'nn.Linear in {type(ffn).__name__}.')
+        fc1, fc2 = linears
+        act = next((m for m in ffn.modules() if type(m).__name__ in ('ReLU', 'GELU', 'SiLU')),
+                   None)
+        drops = [m.p for m in ffn.modules() if isinstance(m, nn.Dropout)]
+        kwargs = dict(
+            embed_dims=fc1.in_features,
+            feedforward_channels=fc1.out_features,
+            act_cfg=dict(type=type(act).__name__) if act is not None else None,
+            ffn_drop=drops[0] if drops else 0.0,
+            add_identity=getattr(ffn, 'add_identity', True))
+        kwargs.update(moe_kwargs)
+        layer = cls(**kwargs)
+        if hasattr(ffn, 'dropout_layer') and 'dropout_layer' not in moe_kwargs:
+            layer.dropout_layer = ffn.dropout_layer
+        if copy_weights:
+            layer.experts.copy_from_dense(fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+        return layer.to(device=fc1.weight.device, dtype=fc1.weight.dtype)
+
+    def init_weights(self) -> None:
+        """Re-initialise the experts with ``init_mode`` (called by mmengine)."""
+        self.experts.reset_parameters(self.init_mode)
+
+    def moe(self, x: Tensor) -> Tensor:
+        """The mixture without residual: (B, T, D) -> (B, T, D)."""
+        batch, tokens, dims = x.shape
+        flat = x.reshape(batch * tokens, dims)
+        context = self.routing_context
+        plan = self.router(flat, context.token_targets(batch, tokens))
+        dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
+                                 self.capacity_factor, self.batch_prioritized)
+        expert_out = self.experts(flat.index_select(0, dispatch.token), dispatch.counts)
+        out = combine(expert_out, dispatch, flat.shape[0])
+        context.add(RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
+        return out.view(batch, tokens, dims)
+
+    def forward(self, x: Tensor, identity: Tensor = None) -> Tensor:
+        """Same contract as mmcv's ``FFN.forward``.
+
+        Args:
+            x (Tensor): (B, T, D), or (T, B, D) with ``batch_first=False``.
+            identity (Tensor, optional): residual; defaults to ``x``.
+
+        Returns:
+            Tensor: same shape as ``x``.
+        """
+        if self.batch_first:
+            out = self.moe(x)
+        else:
+            out = self.moe(x.transpose(0, 1)).transpose(0, 1)
+        out = self.dropout_layer(out)
+        if not self.add_identity:
+            return out
+        return (x if identity is None else identity) + out
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Upcycle transparently when given a dense mmcv FFN's weights.
+
+        A checkpoint of the dense model holds ``{prefix}layers.0.0.weight``
+        (fc1) and ``{prefix}layers.1.weight`` (fc2) where this layer expects
+        ``{prefix}experts.w1`` ...; those keys are converted so that every
+        expert starts as the trained dense FFN (the router keeps its init).
+        """
+        dense = [prefix + k for k in ('layers.0.0.weight', 'layers.0.0.bias', 'layers.1.weight',
+                                      'layers.1.bias')]
+        if all(k in state_dict for k in dense) and prefix + 'experts.w1' not in state_dict:
+            fc1_w, fc1_b, fc2_w, fc2_b = (state_dict.pop(k) for k in dense)
+            self.experts.copy_from_dense(fc1_w, fc1_b, fc2_w, fc2_b)
+            for name, value in self.experts.state_dict().items():
+                state_dict[prefix + 'experts.' + name] = value
+            for name, value in self.router.state_dict().items():
+                state_dict.setdefault(prefix + 'router.' + name, value)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def extra_repr(self):
+        return (f'capacity_factor={self.capacity_factor}, batch_first={self.batch_first}, '
+                f'add_identity={self.add_identity}')

@@ -1,0 +1,225 @@
+"""Routers: decide which experts serve each token.
+
+Shape shorthand: ``N`` tokens, ``D`` model dim, ``E`` experts, ``K`` experts
+chosen per token.
+
+Every router is called as ``plan = router(x, target)`` with ``x`` (N, D) and an
+optional ``target`` (N,) long of mapped experts ``h(d)`` (``-1`` unknown), and
+returns a :class:`RoutingPlan`. Its auxiliary losses are computed afterwards by
+``router.losses(plan, ce_mask, balance_mask)``, because in detection the token
+masks (foreground queries) are only known after the head has matched
+predictions to ground truth. Losses come back already weighted, keyed
+``loss_damex`` / ``loss_balance``.
+
+- :class:`TopKRouter`: vanilla MoE; learned softmax gate, top-k, gate noise,
+  balancing loss (DAMEX eq. 8 or Switch).
+- :class:`DatasetAwareRouter`: DAMEX; dispatches by its own top-1 and learns
+  ``h`` by cross-entropy (eq. 9), optionally also balanced.
+- :class:`FixedMapRouter`: GEM; training dispatch follows ``h`` exactly, the
+  gate learns to reproduce it so inference needs no dataset id.
+"""
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .losses import damex_ce_loss, importance_load_loss, switch_loss
+from .plan import RoutingPlan
+
+__all__ = ['TopKRouter', 'DatasetAwareRouter', 'FixedMapRouter', 'ROUTERS', 'build_router']
+
+BALANCE_LOSSES = ('importance_load', 'switch')
+
+
+class TopKRouter(nn.Module):
+    """Learned softmax gate with top-k selection (vanilla MoE).
+
+    Args:
+        embed_dims (int): token dim ``D``.
+        num_experts (int): ``E``.
+        top_k (int): experts per token ``K``; 1 as in the DAMEX paper.
+        gate_noise (float): in training, ``N(0, (gate_noise / E)^2)`` noise is
+            added to the logits before choosing (tutel's convention). 0 turns it off.
+        balance_loss (str): ``'importance_load'`` (DAMEX eq. 8) or ``'switch'``.
+        balance_weight (float): weight of ``loss_balance``; 0 disables it.
+        normalize_topk (bool): for K > 1, renormalise the chosen gate scores
+            to sum to 1 (GShard); ignored for K = 1.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_experts: int,
+                 top_k: int = 1,
+                 gate_noise: float = 1.0,
+                 balance_loss: str = 'importance_load',
+                 balance_weight: float = 0.1,
+                 normalize_topk: bool = True):
+        super().__init__()
+        if not 1 <= top_k <= num_experts:
+            raise ValueError(f'top_k must be in [1, num_experts={num_experts}], got {top_k}.')
+        if balance_loss not in BALANCE_LOSSES:
+            raise ValueError(
+                f'balance_loss={balance_loss!r} is unknown; use one of {BALANCE_LOSSES}.')
+        if gate_noise < 0 or balance_weight < 0:
+            raise ValueError('gate_noise and balance_weight must be >= 0, got '
+                             f'{gate_noise} and {balance_weight}.')
+        self.num_experts = num_experts
+        self.top_k = top_k
+        self.gate_noise = float(gate_noise)
+        self.balance_loss = balance_loss
+        self.balance_weight = float(balance_weight)
+        self.normalize_topk = normalize_topk
+        self.gate = nn.Linear(embed_dims, num_experts, bias=False)
+
+    def gate_logits(self, x: Tensor) -> Tensor:
+        """(N, D) -> (N, E) logits, computed in fp32 even under autocast."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return nn.functional.linear(x.float(), self.gate.weight.float())
+
+    def _noisy(self, logits: Tensor) -> Tensor:
+        if self.training and self.gate_noise > 0:
+            noise = torch.randn_like(logits) * (self.gate_noise / self.num_experts)
+            return logits + noise
+        return logits
+
+    def _choose(self, logits: Tensor, noisy: Tensor, target: Tensor):
+        """Return (N, K) expert ids and (N, K) combine weights."""
+        index = noisy.topk(self.top_k, dim=-1).indices
+        weight = logits.softmax(-1).gather(1, index)
+        if self.top_k > 1 and self.normalize_topk:
+            weight = weight / weight.sum(-1, keepdim=True).clamp_min(1e-9)
+        return index, weight
+
+    def forward(self, x: Tensor, target: Tensor = None) -> RoutingPlan:
+        """Route tokens.
+
+        Args:
+            x (Tensor): (N, D) tokens.
+            target (Tensor, optional): (N,) long mapped expert per token.
+
+        Returns:
+            RoutingPlan: the plan.
+        """
+        logits = self.gate_logits(x)
+        noisy = self._noisy(logits)
+        index, weight = self._choose(logits, noisy, target)
+        return RoutingPlan(index, weight.to(x.dtype), logits, noisy, target)
+
+    def losses(self, plan: RoutingPlan, ce_mask: Tensor = None,
+               balance_mask: Tensor = None) -> dict:
+        """Weighted auxiliary losses of this router.
+
+        Args:
+            plan (RoutingPlan): the plan returned by :meth:`forward`.
+            ce_mask (Tensor, optional): (N,) bool tokens for the DAMEX CE.
+            balance_mask (Tensor, optional): (N,) bool tokens for balancing
+                (foreground only, in detection).
+
+        Returns:
+            dict[str, Tensor]: e.g. ``{'loss_balance': ...}``.
+        """
+        if self.balance_weight <= 0:
+            return {}
+        if self.balance_loss == 'switch':
+            value = switch_loss(plan.probs, plan.expert_index, balance_mask)
+        else:
+            value = importance_load_loss(plan.logits, plan.noisy_logits, self.top_k,
+                                         self.gate_noise, balance_mask)
+        return {'loss_balance': self.balance_weight * value}
+
+    def extra_repr(self):
+        return (f'num_experts={self.num_experts}, top_k={self.top_k}, '
+                f'gate_noise={self.gate_noise}, balance={self.balance_loss}'
+                f'*{self.balance_weight}')
+
+
+class DatasetAwareRouter(TopKRouter):
+    """DAMEX router: the learned gate is trained to send dataset d to ``h(d)``.
+
+    Dispatch uses the router's own (noisy, in training) top-k choice, as in
+    the released DAMEX code; the gate learns ``h`` through the cross-entropy
+    of eq. 9 (``ce_weight``). The balancing loss is off by default (the
+    released code uses CE alone in DAMEX mode); ``balance_weight > 0`` adds it.
+
+    Args:
+        ce_weight (float): weight of ``loss_damex``. Default 0.1.
+        **kwargs: see :class:`TopKRouter` (``balance_weight`` defaults to 0).
+    """
+
+    def __init__(self, embed_dims, num_experts, ce_weight: float = 0.1,
+                 balance_weight: float = 0.0, **kwargs):
+        super().__init__(embed_dims, num_experts, balance_weight=balance_weight, **kwargs)
+        if ce_weight < 0:
+            raise ValueError(f'ce_weight must be >= 0, got {ce_weight}.')
+        self.ce_weight = float(ce_weight)
+
+    def losses(self, plan, ce_mask=None, balance_mask=None):
+        losses = super().losses(plan, ce_mask, balance_mask)
+        if self.ce_weight > 0:
+            if plan.target is None:
+                raise RuntimeError(
+                    f'{type(self).__name__} needs the mapped expert of every token '
+                    'to compute loss_damex, but the forward pass had no dataset '
+                    "information; training data must carry 'dataset_name' in its "
+                    'metainfo (PackDetInputs meta_keys).')
+            losses['loss_damex'] = self.ce_weight * damex_ce_loss(
+                plan.logits, plan.target, ce_mask)
+        return losses
+
+    def extra_repr(self):
+        return super().extra_repr() + f', ce_weight={self.ce_weight}'
+
+
+class FixedMapRouter(DatasetAwareRouter):
+    """GEM router: in training, dispatch follows the compiled map exactly.
+
+    Tokens with a target go to ``h(d)`` (top-1; ``top_k`` must be 1), tokens
+    without one, and all tokens at inference, go to the gate's argmax. The gate
+    is trained by cross-entropy to reproduce the map. By default experts'
+    outputs are not scaled by the gate score (``combine='one'``), so routing
+    stays a deterministic, interpretable table lookup in training and test.
+
+    Args:
+        combine (str): ``'one'`` (weight 1) or ``'gate'`` (gate score of the
+            serving expert, as in the learned routers).
+        **kwargs: see :class:`DatasetAwareRouter`; ``gate_noise`` defaults to 0.
+    """
+
+    def __init__(self, embed_dims, num_experts, combine: str = 'one',
+                 gate_noise: float = 0.0, **kwargs):
+        if kwargs.get('top_k', 1) != 1:
+            raise ValueError('FixedMapRouter dispatches each token to one mapped '
+                             'expert; top_k must be 1.')
+        if combine not in ('one', 'gate'):
+            raise ValueError(f"combine must be 'one' or 'gate', got {combine!r}.")
+        super().__init__(embed_dims, num_experts, gate_noise=gate_noise, **kwargs)
+        self.combine = combine
+
+    def _choose(self, logits, noisy, target):
+        index = noisy.argmax(-1)
+        if self.training and target is not None:
+            index = torch.where(target >= 0, target, index)
+        index = index[:, None]
+        if self.combine == 'one':
+            weight = torch.ones(index.shape, dtype=logits.dtype, device=logits.device)
+        else:
+            weight = logits.softmax(-1).gather(1, index)
+        return index, weight
+
+
+ROUTERS = {
+    cls.__name__: cls
+    for cls in (TopKRouter, DatasetAwareRouter, FixedMapRouter)
+}
+
+
+def build_router(cfg: dict, embed_dims: int, num_experts: int) -> nn.Module:
+    """Build a router from ``dict(type='TopKRouter', **options)``.
+
+    Raises:
+        ValueError: unknown ``type``, naming the valid ones.
+    """
+    cfg = dict(cfg)
+    kind = cfg.pop('type', 'TopKRouter')
+    if kind not in ROUTERS:
+        raise ValueError(f'router type {kind!r} is unknown; use one of {sorted(ROUTERS)}.')
+    return ROUTERS[kind](embed_dims, num_experts, **cfg)

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from damex_mmdet.moe import combine, expert_capacity, make_dispatch
+
+
+@pytest.mark.parametrize('cf,max_load,expected', [
+    (1.25, 7, 5),    # ceil(1.25 * 1 * 16 / 4) = 5
+    (0.0, 7, 7),     # no dropping: the largest load
+    (-1.25, 3, 3),   # dynamic: largest load, below the cap
+    (-1.25, 9, 5),   # dynamic: capped at ceil(1.25 * 16 / 4)
+    (0.25, 9, 1),    # never below one token
+])
+def test_expert_capacity(cf, max_load, expected):
+    assert expert_capacity(16, 4, 1, cf, max_load) == expected
+
+
+def test_capacity_one_drops_exactly_the_later_tokens():
+    # 6 tokens on 3 experts; expert 0 gets tokens 0, 2, 3; expert 2 gets 1, 5; expert 1 gets 4
+    index = torch.tensor([[0], [2], [0], [0], [1], [2]])
+    weight = torch.ones(6, 1)
+    plan = make_dispatch(index, weight, num_experts=3, capacity_factor=0.5)  # ceil(0.5*6/3)=1
+    assert plan.capacity == 1
+    assert plan.kept[:, 0].tolist() == [True, True, False, False, True, False]
+    assert plan.token.tolist() == [0, 4, 1]  # grouped by expert, first come first kept
+    assert plan.counts == [1, 1, 1]
+
+
+def test_batch_prioritized_keeps_confident_tokens():
+    index = torch.tensor([[0], [0], [0]])
+    weight = torch.tensor([[0.2], [0.9], [0.5]])
+    plan = make_dispatch(index, weight, 1, capacity_factor=0.5, batch_prioritized=True)
+    # capacity ceil(0.5 * 3 / 1) = 2: the two most confident tokens (1, then 2)
+    assert plan.token.tolist() == [1, 2]
+    assert plan.kept[:, 0].tolist() == [False, True, True]
+
+
+def test_top2_first_choices_have_priority_over_second():
+    index = torch.tensor([[0, 1], [1, 0]])
+    weight = torch.full((2, 2), 0.5)
+    plan = make_dispatch(index, weight, 2, capacity_factor=0.5)  # ceil(0.5*2*2/2) = 1
+    assert plan.kept.tolist() == [[True, False], [True, False]]
+
+
+def test_combine_weights_and_zero_rows_for_dropped():
+    index = torch.tensor([[0], [0], [1]])
+    weight = torch.tensor([[0.5], [1.0], [2.0]])
+    plan = make_dispatch(index, weight, 2, capacity_factor=0.5)  # capacity 1: token 1 dropped
+    expert_out = torch.tensor([[1.0, 1.0], [3.0, 3.0]])  # outputs for tokens 0 and 2
+    out = combine(expert_out, plan, 3)
+    assert out.tolist() == [[0.5, 0.5], [0.0, 0.0], [6.0, 6.0]]
