@@ -59,7 +59,8 @@ if ! has openmim 0.3.9; then
   log "installing openmim 0.3.9 (the 'mim' command)"
   pip install "openmim==0.3.9"
 fi
-if ! "$py" -c 'import damex_mmdet, sys; sys.exit(0 if damex_mmdet.__file__.startswith(sys.argv[1]) else 1)' "$root" >/dev/null 2>&1; then
+# checked from / so that the repository folder itself is not on sys.path
+if ! (cd / && "$py" -c 'import damex_mmdet, sys; sys.exit(0 if damex_mmdet.__file__.startswith(sys.argv[1]) else 1)' "$root") >/dev/null 2>&1; then
   log "installing damex_mmdet in editable mode"
   pip install --no-build-isolation --no-deps -e "$root"
 fi

@@ -1,0 +1,31 @@
+"""Registered building blocks: the MoE FFN and the DAMEX decoder layer."""
+from mmdet.models.layers import DeformableDetrTransformerDecoderLayer
+from mmdet.registry import MODELS
+
+from damex_mmdet.moe import MoEFFN
+
+__all__ = ['DAMEXDecoderLayer']
+
+MODELS.register_module(name='MoEFFN', module=MoEFFN)
+
+
+@MODELS.register_module()
+class DAMEXDecoderLayer(DeformableDetrTransformerDecoderLayer):
+    """DINO/Deformable-DETR decoder layer whose FFN is a (dataset-aware) MoE.
+
+    For decoders assembled by hand; detectors built from configs get the same
+    result with ``moe_cfg`` (see :class:`damex_mmdet.models.DAMEXDINO`).
+
+    Args:
+        moe_cfg (dict): ``MoEFFN`` options (``num_experts``, ``router``,
+            ``capacity_factor``, ...); the FFN sizes come from ``ffn_cfg``.
+        **kwargs: ``DeformableDetrTransformerDecoderLayer`` arguments.
+    """
+
+    def __init__(self, *args, moe_cfg: dict = None, **kwargs):
+        self._moe_cfg = dict(moe_cfg or {})
+        super().__init__(*args, **kwargs)
+
+    def _init_layers(self) -> None:
+        super()._init_layers()
+        self.ffn = MoEFFN.from_dense(self.ffn, init_mode='xavier', **self._moe_cfg)

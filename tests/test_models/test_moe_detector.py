@@ -1,0 +1,177 @@
+"""DAMEX / MoE detectors in the style of mmdet's test_dino.py: assert what losses mean."""
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import register_all_modules
+from mmengine.structures import InstanceData
+
+from damex_mmdet.models import MoEDetectorMixin, matching_foreground_mask
+from damex_mmdet.moe import MoEFFN
+from damex_mmdet.testing.tiny_models import (tiny_deformable_detr_cfg, tiny_detr_cfg,
+                                             tiny_dino_cfg)
+
+register_all_modules()
+
+EXPERT_MAP = dict(paint=[0], comic=[0], street=[1], xray=[2, 3])
+NAMES = ('paint', 'street', 'xray', 'comic')
+
+
+def moe_cfg(router='DatasetAwareRouter', **kwargs):
+    cfg = dict(
+        layers=dict(decoder=[0, 2]),
+        num_experts=4,
+        router=dict(type=router, gate_noise=0.0),
+        expert_map=EXPERT_MAP)
+    cfg.update(kwargs)
+    return cfg
+
+
+def build(base_fn=tiny_dino_cfg, **moe_kwargs):
+    model_cfg = base_fn()
+    model_cfg.update(type='MoEDetector', detector=model_cfg['type'], moe_cfg=moe_cfg(**moe_kwargs))
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    return model
+
+
+def make_batch(model, with_names=True, empty=False, size=64):
+    """4 images with 0-2 well-formed boxes each."""
+    gen = torch.Generator().manual_seed(1)
+    inputs, samples = [], []
+    for i in range(4):
+        inputs.append(torch.randint(0, 255, (3, size, size), generator=gen, dtype=torch.uint8))
+        sample = DetDataSample()
+        meta = dict(img_shape=(size, size), ori_shape=(size, size), scale_factor=(1.0, 1.0),
+                    pad_shape=(size, size), batch_input_shape=(size, size), img_id=i)
+        if with_names:
+            meta.update(dataset_name=NAMES[i], dataset_id=i)
+        sample.set_metainfo(meta)
+        count = 0 if empty else 1 + i % 2
+        xy = torch.rand(count, 2, generator=gen) * size / 2
+        wh = torch.rand(count, 2, generator=gen) * size / 3 + 8
+        gt = InstanceData(bboxes=torch.cat([xy, xy + wh], 1),
+                          labels=torch.randint(0, 4, (count, ), generator=gen))
+        sample.gt_instances = gt
+        samples.append(sample)
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
+    return data['inputs'], data['data_samples']
+
+
+@pytest.mark.parametrize('base_fn', [tiny_dino_cfg, tiny_deformable_detr_cfg, tiny_detr_cfg])
+def test_conversion_by_config_on_detr_family(base_fn):
+    model = build(base_fn)
+    assert isinstance(model, MoEDetectorMixin)
+    assert list(model.moe_layers) == ['decoder.layers.0.ffn', 'decoder.layers.2.ffn']
+    assert isinstance(model.decoder.layers[0].ffn, MoEFFN)
+    assert not isinstance(model.decoder.layers[1].ffn, MoEFFN)
+    assert not any(isinstance(m, MoEFFN) for m in model.encoder.modules())
+    inputs, samples = make_batch(model)
+    model.train()
+    losses = model.loss(inputs, samples)
+    assert 'loss_damex' in losses and torch.isfinite(losses['loss_damex'])
+    assert {'dec0.damex', 'dec2.damex', 'dec0.router_acc', 'dec0.drop'} <= set(losses)
+
+
+def test_empty_gt_box_losses_zero_and_aux_losses_finite():
+    model = build(router='TopKRouter', expert_map=None)
+    model.moe_layers['decoder.layers.0.ffn'].router.balance_weight = 0.1
+    model.train()
+    inputs, samples = make_batch(model, empty=True)
+    losses = model.loss(inputs, samples)
+    for key in ('loss_bbox', 'loss_iou', 'd0.loss_bbox', 'd1.loss_iou'):
+        assert float(losses[key]) == 0, key
+    # no ground truth -> no foreground token -> balancing loss exactly 0, not NaN
+    assert float(losses['loss_balance']) == 0.0
+
+
+def test_foreground_mask_counts_matched_queries_only():
+    model = build()
+    model.train()
+    inputs, samples = make_batch(model)
+    img_feats = model.extract_feat(inputs)
+    head_inputs = model.forward_transformer(img_feats, samples)
+    mask = matching_foreground_mask(model.bbox_head, head_inputs, samples)
+    assert mask.shape == (4, model.num_queries)  # denoising queries excluded
+    assert mask.sum(1).tolist() == [len(s.gt_instances) for s in samples]
+
+
+def test_training_step_updates_router_and_experts():
+    model = build()
+    model.train()
+    inputs, samples = make_batch(model)
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    layer = model.moe_layers['decoder.layers.0.ffn']
+    gate0 = layer.router.gate.weight.detach().clone()
+    w1_0 = layer.experts.w1.detach().clone()
+    losses = model.loss(inputs, samples)
+    optim.zero_grad()
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    optim.step()
+    assert not torch.equal(gate0, layer.router.gate.weight)
+    assert not torch.equal(w1_0, layer.experts.w1)
+
+
+def test_damex_ce_decreases_on_a_fixed_batch():
+    model = build()
+    model.train()
+    inputs, samples = make_batch(model)
+    routers = [p for n, p in model.named_parameters() if '.router.' in n]
+    optim = torch.optim.AdamW(routers, lr=1e-2)
+    ce = []
+    for _ in range(8):
+        torch.manual_seed(0)
+        losses = model.loss(inputs, samples)
+        ce.append(float(losses['loss_damex']))
+        optim.zero_grad()
+        losses['loss_damex'].backward()
+        optim.step()
+    assert ce[-1] < 0.8 * ce[0], ce
+
+
+def test_predictions_identical_with_and_without_dataset_ids():
+    model = build()
+    model.eval()
+    inputs, with_ids = make_batch(model)
+    _, without_ids = make_batch(model, with_names=False)
+    with torch.no_grad():
+        a = model.predict(inputs, with_ids)
+        b = model.predict(inputs, without_ids)
+    for x, y in zip(a, b):
+        assert torch.equal(x.pred_instances.bboxes, y.pred_instances.bboxes)
+        assert torch.equal(x.pred_instances.scores, y.pred_instances.scores)
+
+
+def test_training_without_dataset_name_fails_early_naming_meta_keys():
+    model = build()
+    model.train()
+    inputs, samples = make_batch(model, with_names=False)
+    with pytest.raises(ValueError, match="'dataset_name'.*meta_keys"):
+        model.loss(inputs, samples)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(bogus=1), 'unknown key'),
+    (dict(expert_map=None), 'expert_map is not set'),
+    (dict(layers=dict(decoder=[7])), 'has 3 layers'),
+    (dict(layers=dict(neck=[0])), "no 'neck.layers'"),
+    (dict(ce_tokens='some'), 'ce_tokens'),
+])
+def test_bad_moe_cfg_raises_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build(**kwargs)
+
+
+def test_dense_checkpoint_is_upcycled_on_load():
+    dense_cfg = tiny_dino_cfg()
+    torch.manual_seed(0)
+    dense = MODELS.build(copy.deepcopy(dense_cfg))
+    model = build()
+    result = model.load_state_dict(dense.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    fc1 = dense.decoder.layers[2].ffn.layers[0][0].weight
+    experts = model.decoder.layers[2].ffn.experts
+    for e in range(4):
+        assert torch.equal(experts.w1[e], fc1.t())
