@@ -1,0 +1,302 @@
+"""Plan a dataset -> expert map with GEM (LP relaxation + hierarchical rounding).
+
+Affinity from a file (a human prior, rows = datasets, columns = experts)::
+
+    python tools/plan_experts.py --affinity prior.csv --capacity 2 --out-dir work_dirs/gem
+
+Affinity from a frozen backbone over the training datasets of a config::
+
+    python tools/plan_experts.py --config CONFIG --num-experts 8 --checkpoint CKPT \\
+        --images-per-dataset 32 --out-dir work_dirs/gem
+
+Writes ``expert_map.json``, ``expert_map_snippet.py`` (paste into a model
+config) and ``plan.png`` (affinity | fractional plan | compiled mapping) to
+``--out-dir`` and prints the mapping with its LP bound and gap.
+
+With ``--config`` the images go through each dataset's own (training)
+pipeline, seeded by ``--seed``, are normalised with the model's
+``data_preprocessor`` mean/std and the last backbone stage is average-pooled.
+With more experts than datasets the datasets are split into class groups
+(class-level specialisation); this needs class information and therefore
+``--config``: with ``--affinity`` every row is one dataset.
+"""
+import argparse
+import copy
+import logging
+import math
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from damex_mmdet.planning import (AffinityMatrix, ExpertMapping, PlanningUnit,
+                                  affinity_from_features, build_units, load_affinity,
+                                  plan_expert_mapping, render_config_snippet, save_mapping,
+                                  split_demand)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Plan a dataset -> expert map with GEM (LP + hierarchical rounding).')
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--affinity', help='CSV/JSON affinity table (rows: datasets, columns: '
+                     'experts); see damex_mmdet.planning.affinity_io for the layouts')
+    src.add_argument('--config', help='mmdet config whose model.backbone and '
+                     'train_dataloader.dataset (a MultiDataset) give the affinities')
+    parser.add_argument('--checkpoint', help='detector or backbone checkpoint for --config '
+                        '(keys "backbone.*" are used when present); without it the backbone '
+                        'is randomly initialised')
+    parser.add_argument('--num-experts', type=int, help='experts E (--config: default '
+                        'cfg.num_experts; --affinity: the number of columns)')
+    parser.add_argument('--images-per-dataset', type=int, default=32,
+                        help='images sampled per dataset for --config (default 32)')
+    parser.add_argument('--demand', choices=('count', 'images'), default='count',
+                        help='what a dataset costs an expert: 1 (count, default) or its number '
+                        'of training images (images; --config, or give --demand-values)')
+    parser.add_argument('--demand-values', nargs='+', metavar='NAME=VALUE',
+                        help='explicit demand per dataset (overrides --demand)')
+    parser.add_argument('--capacity', type=float, nargs='+',
+                        help='capacity of every expert (one value) or of each expert (E values),'
+                        ' in the unit of the demand; default: ceil-ed capacity-factor * total '
+                        'demand / E')
+    parser.add_argument('--capacity-factor', type=float, default=1.25,
+                        help='slack of the default capacity (default 1.25)')
+    parser.add_argument('--min-share', type=float, help='least LP share of every dataset on '
+                        'its highest-affinity expert (pins it there in the mapping)')
+    parser.add_argument('--refine-fixed', action='store_true',
+                        help='let the compiler also move LP-integral datasets when that raises '
+                        'the value')
+    parser.add_argument('--seed', type=int, default=0, help='seed of sampling and centroids')
+    parser.add_argument('--device', default='cpu', help='device of the backbone (--config)')
+    parser.add_argument('--out-dir', required=True, help='output directory')
+    return parser.parse_args(argv)
+
+
+def parse_demand_values(pairs: List[str], datasets) -> Dict[str, float]:
+    """``['kitti=7000', ...]`` -> ``{'kitti': 7000.0}``, names checked against ``datasets``."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition('=')
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or not name:
+            raise ValueError(f'--demand-values entry {pair!r} is not NAME=NUMBER.')
+    unknown = sorted(set(out) - set(datasets))
+    if unknown:
+        raise ValueError(f'--demand-values names unknown datasets {unknown}; known: '
+                         f'{list(datasets)}.')
+    return out
+
+
+def resolve_capacity(args, num_experts: int, demand: np.ndarray) -> np.ndarray:
+    """Capacity vector (E,) from ``--capacity`` or the default rule."""
+    if args.capacity:
+        if len(args.capacity) not in (1, num_experts):
+            raise ValueError(f'--capacity takes 1 value or one per expert ({num_experts}), got '
+                             f'{len(args.capacity)}.')
+        return np.broadcast_to(np.asarray(args.capacity, float), (num_experts, )).copy()
+    cap = args.capacity_factor * demand.sum() / num_experts
+    # Integral mappings need room for the largest unit.
+    cap = max(cap, float(demand.max()))
+    return np.full(num_experts, float(math.ceil(cap)))
+
+
+def _load_backbone(cfg, checkpoint: Optional[str], device: str):
+    import torch
+    from mmengine.logging import print_log
+    from mmengine.runner import CheckpointLoader
+
+    from mmdet.registry import MODELS
+    backbone_cfg = copy.deepcopy(cfg.model.backbone)
+    backbone_cfg['init_cfg'] = None
+    backbone = MODELS.build(backbone_cfg)
+    if checkpoint:
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        sub = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+        state = sub or state
+        loaded = len(set(state) & set(backbone.state_dict()))
+        if loaded == 0:
+            raise ValueError(f'--checkpoint {checkpoint}: no key matches the backbone '
+                             f'{backbone_cfg["type"]}; give a detector checkpoint (keys '
+                             '"backbone.*") or a checkpoint of that backbone.')
+        result = backbone.load_state_dict(state, strict=False)
+        print_log(f'loaded {loaded} backbone tensors from {checkpoint} '
+                  f'({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unused)',
+                  logger='current')
+    else:
+        print_log('no --checkpoint: the backbone is randomly initialised, so the affinities '
+                  'do not reflect pretrained features', logger='current', level=logging.WARNING)
+    backbone.to(torch.device(device))
+    backbone.eval()  # mmdet's ResNet.train() does not return the module
+    return backbone
+
+
+def class_frequencies(dataset, num_classes: int) -> np.ndarray:
+    """Non-ignored instances per local class of a sub-dataset, shape (C,)."""
+    labels = [
+        inst['bbox_label'] for idx in range(len(dataset))
+        for inst in dataset.get_data_info(idx).get('instances', [])
+        if not inst.get('ignore_flag', 0) and inst.get('bbox_label', -1) >= 0
+    ]
+    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+
+
+def extract_features(args, cfg, num_experts: int):
+    """Pooled last-stage features per planning unit.
+
+    Returns:
+        tuple: ``features`` {unit: (n, F)}, ``units`` list of PlanningUnit,
+        ``sizes`` {dataset: len}, ``dataset_classes``, ``class_freq``.
+    """
+    import torch
+    from mmengine.runner import set_random_seed
+    from mmengine.utils import ProgressBar
+
+    from mmdet.registry import DATASETS
+    set_random_seed(args.seed)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    if not hasattr(dataset, 'dataset_names'):
+        raise ValueError(f'{args.config}: train_dataloader.dataset is a '
+                         f'{type(dataset).__name__}; GEM planning needs a MultiDataset.')
+    dataset.full_init()
+    names = dataset.dataset_names
+    classes = {n: tuple(ds.metainfo['classes']) for n, ds in zip(names, dataset.datasets)}
+    freq = {
+        name: class_frequencies(ds, len(classes[name]))
+        for name, ds in zip(names, dataset.datasets)
+    }
+    units = build_units(classes, num_experts, freq)
+    if len(units) < num_experts:
+        raise ValueError(f'{num_experts} experts but only {len(units)} classes in all datasets '
+                         'of the config; use at most that many experts.')
+    prep = cfg.model.get('data_preprocessor', {})
+    mean = torch.tensor(prep.get('mean', [0.0, 0.0, 0.0]), dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(prep.get('std', [1.0, 1.0, 1.0]), dtype=torch.float32).view(-1, 1, 1)
+    backbone = _load_backbone(cfg, args.checkpoint, args.device)
+    rng = np.random.default_rng(args.seed)
+    picks = [np.sort(rng.choice(len(ds), min(args.images_per_dataset, len(ds)), replace=False))
+             for ds in dataset.datasets]
+    feats: Dict[str, list] = {n: [] for n in names}
+    present: Dict[str, list] = {n: [] for n in names}
+    bar = ProgressBar(sum(len(p) for p in picks))
+    starts = [0, *dataset.cumulative_sizes[:-1]]
+    with torch.no_grad():
+        for d, (name, ds) in enumerate(zip(names, dataset.datasets)):
+            for local in picks[d].tolist():
+                img = dataset[starts[d] + local]['inputs'].float()
+                if prep.get('bgr_to_rgb', False) or prep.get('rgb_to_bgr', False):
+                    img = img[[2, 1, 0]]
+                img = ((img - mean) / std)[None].to(args.device)
+                out = backbone(img)
+                last = out[-1] if isinstance(out, (tuple, list)) else out
+                feats[name].append(last.mean(dim=(2, 3))[0].cpu().numpy())
+                present[name].append({i['bbox_label'] for i in
+                                      ds.get_data_info(local).get('instances', [])})
+                bar.update()
+    print()
+    features = {}
+    for unit in units:
+        rows = np.stack(feats[unit.dataset])
+        if unit.name != unit.dataset:
+            own = {classes[unit.dataset].index(c) for c in unit.classes}
+            keep = [i for i, labels in enumerate(present[unit.dataset]) if labels & own]
+            # A group without sampled images falls back to the dataset prototype.
+            rows = rows[keep] if keep else rows
+        features[unit.name] = rows
+    sizes = dict(zip(names, dataset.dataset_sizes))
+    return features, units, sizes, classes, freq
+
+
+def plot_plan(mapping: ExpertMapping, path: str) -> None:
+    """Heatmaps of affinity, fractional plan and compiled mapping side by side."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    panels = (('affinity', mapping.affinity), ('LP plan (fractional)', mapping.plan),
+              ('compiled mapping', np.eye(mapping.num_experts)[mapping.assignment]))
+    num_units, num_experts = mapping.affinity.shape
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 3 * min(num_experts, 24) * 0.45,
+                                            1.5 + min(num_units, 60) * 0.3), squeeze=False)
+    for ax, (title, values) in zip(axes[0], panels):
+        image = ax.imshow(values, aspect='auto', cmap='viridis', interpolation='nearest')
+        ax.set_title(title)
+        ax.set_xlabel('expert')
+        if num_units <= 60:
+            ax.set_yticks(range(num_units), [u.name for u in mapping.units], fontsize=7)
+        if num_experts <= 24:
+            ax.set_xticks(range(num_experts), mapping.expert_names, fontsize=7)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(f'GEM: LP bound {mapping.lp_bound:.4g}, value {mapping.value:.4g}, '
+                 f'gap {mapping.gap:.3g}')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def build_inputs(args) -> Tuple[AffinityMatrix, List[PlanningUnit], np.ndarray]:
+    """Affinity, planning units and per-unit demand from the arguments."""
+    if args.affinity:
+        affinity = load_affinity(args.affinity)
+        explicit = (parse_demand_values(args.demand_values, affinity.unit_names)
+                    if args.demand_values else None)
+        if args.num_experts is not None and args.num_experts != affinity.num_experts:
+            raise ValueError(f'--num-experts {args.num_experts} differs from the '
+                             f'{affinity.num_experts} columns of {args.affinity}.')
+        units = [PlanningUnit(n, n, ()) for n in affinity.unit_names]
+        if explicit is None and args.demand == 'images':
+            raise ValueError('--demand images needs --config (dataset sizes) or '
+                             '--demand-values NAME=VALUE for every dataset.')
+        per_dataset = explicit or {n: 1.0 for n in affinity.unit_names}
+        return affinity, units, split_demand(units, per_dataset)
+    from mmengine.config import Config
+
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    import damex_mmdet  # noqa: F401  (registers MultiDataset)
+    cfg = Config.fromfile(args.config)
+    num_experts = args.num_experts if args.num_experts is not None else cfg.get('num_experts')
+    if num_experts is None or int(num_experts) < 1:
+        raise ValueError(f'{args.config}: num_experts is {num_experts!r}; define num_experts in '
+                         'the config or pass --num-experts (>= 1).')
+    if args.images_per_dataset < 1:
+        raise ValueError(f'--images-per-dataset must be >= 1, got {args.images_per_dataset}.')
+    features, units, sizes, classes, freq = extract_features(args, cfg, int(num_experts))
+    affinity = affinity_from_features(features, int(num_experts), seed=args.seed)
+    if args.demand_values:
+        per_dataset = parse_demand_values(args.demand_values, sizes)
+    elif args.demand == 'images':
+        per_dataset = {k: float(v) for k, v in sizes.items()}
+    else:
+        # Count mode: each unit costs 1, split datasets included.
+        return affinity, units, np.ones(len(units))
+    return affinity, units, split_demand(units, per_dataset, freq, classes)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    affinity, units, demand = build_inputs(args)
+    capacity = resolve_capacity(args, affinity.num_experts, demand)
+    mapping = plan_expert_mapping(affinity, capacity, demand, args.min_share, units,
+                                  refine_fixed=args.refine_fixed)
+    os.makedirs(args.out_dir, exist_ok=True)
+    save_mapping(mapping, osp.join(args.out_dir, 'expert_map.json'))
+    snippet = render_config_snippet(mapping)
+    with open(osp.join(args.out_dir, 'expert_map_snippet.py'), 'w', encoding='utf-8') as f:
+        f.write(snippet)
+    plot_plan(mapping, osp.join(args.out_dir, 'plan.png'))
+    print(snippet, end='')
+    loads = mapping.loads
+    for e in range(mapping.num_experts):
+        print(f'expert {e}: load {loads[e]:.6g} / capacity {capacity[e]:.6g}')
+    rel = mapping.gap / max(abs(mapping.lp_bound), 1e-12)
+    print(f'LP bound {mapping.lp_bound:.6g}, mapping value {mapping.value:.6g}, gap '
+          f'{mapping.gap:.4g} ({100 * rel:.2f}% of the bound); outputs in {args.out_dir}')
+    return mapping
+
+
+if __name__ == '__main__':
+    main()
