@@ -1,0 +1,35 @@
+# UODB dataset 'kitti' (dataset folder data/uodb/KITTI/).
+# KITTI: driving scenes. DAMEX merges car/van/truck into 'vehicle';
+# dontcare/misc/tram/person_sitting are dropped by the converter.
+# Annotations: COCO json written by tools/dataset_converters/uodb_to_coco.py.
+# UODB resizes it to a short side of 576: uodb_datasets.py attaches
+# uodb_{train,test}_pipeline_s576 to the dicts below.
+
+# dataset folder; ann_file and data_prefix are relative to it
+uodb_kitti_data_root = 'data/uodb/KITTI/'
+# the 3 class names in label order (= COCO category ids 1, 2, ...)
+uodb_kitti_classes = ('pedestrian', 'cyclist', 'vehicle')
+
+uodb_kitti_train = dict(
+    type='CocoDataset',  # mmdet's COCO-json dataset
+    data_root=uodb_kitti_data_root,
+    # annotation file of UODB's training split 'train'
+    ann_file='annotations/train.json',
+    # image folder joined with json file_name ('' = file_name is relative to
+    # data_root)
+    data_prefix=dict(img=''),
+    # classes to load, matched by name; other json categories are ignored
+    # (default: COCO's 80)
+    metainfo=dict(classes=uodb_kitti_classes),
+    # drop images without boxes and images smaller than 32 px (default: None)
+    filter_cfg=dict(filter_empty_gt=True, min_size=32),
+    backend_args=None)  # file backend (None: local disk, the default)
+uodb_kitti_test = dict(
+    type='CocoDataset',
+    data_root=uodb_kitti_data_root,
+    # annotation file of UODB's test split 'val'
+    ann_file='annotations/val.json',
+    data_prefix=dict(img=''),
+    metainfo=dict(classes=uodb_kitti_classes),
+    test_mode=True,  # keep every image, no filtering (default: False)
+    backend_args=None)

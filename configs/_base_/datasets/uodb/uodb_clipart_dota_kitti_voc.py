@@ -1,0 +1,30 @@
+# Clipart + DOTA + KITTI + VOC (DAMEX paper, Table 6, expert-count study):
+# four domains, two of them (Clipart, VOC) with the same 20 classes.
+_base_ = ['./uodb_datasets.py']
+
+# registers MultiDataset, MultiDatasetSampler and MultiDatasetCocoMetric
+custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
+
+train_dataloader = dict(
+    _base_.uodb_train_loader,  # batch size, workers, samplers
+    dataset=dict(
+        type='MultiDataset',  # dataset ids follow the order below
+        datasets=dict(
+            clipart=_base_.uodb_train_datasets.clipart,
+            dota=_base_.uodb_train_datasets.dota,
+            kitti=_base_.uodb_train_datasets.kitti,
+            voc=_base_.uodb_train_datasets.voc)))
+val_dataloader = dict(
+    _base_.uodb_test_loader,
+    dataset=dict(
+        type='MultiDataset',
+        datasets=dict(
+            clipart=_base_.uodb_test_datasets.clipart,
+            dota=_base_.uodb_test_datasets.dota,
+            kitti=_base_.uodb_test_datasets.kitti,
+            voc=_base_.uodb_test_datasets.voc)))
+test_dataloader = val_dataloader
+
+# COCO-style AP of every dataset on its own label slice, plus their mean
+val_evaluator = dict(type='MultiDatasetCocoMetric', metric='bbox')
+test_evaluator = val_evaluator

@@ -1,0 +1,27 @@
+# KITTI + Kitchen (DAMEX paper, Table 2, "full" column): two datasets whose
+# scenes differ completely. The n-shot variants (uodb_kitti-<n>shot_kitchen.py)
+# only replace KITTI's training annotations.
+_base_ = ['./uodb_datasets.py']
+
+# registers MultiDataset, MultiDatasetSampler and MultiDatasetCocoMetric
+custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
+
+train_dataloader = dict(
+    _base_.uodb_train_loader,  # batch size, workers, samplers
+    dataset=dict(
+        type='MultiDataset',  # dataset ids follow the order below
+        datasets=dict(
+            kitti=_base_.uodb_train_datasets.kitti,
+            kitchen=_base_.uodb_train_datasets.kitchen)))
+val_dataloader = dict(
+    _base_.uodb_test_loader,
+    dataset=dict(
+        type='MultiDataset',
+        datasets=dict(
+            kitti=_base_.uodb_test_datasets.kitti,
+            kitchen=_base_.uodb_test_datasets.kitchen)))
+test_dataloader = val_dataloader
+
+# COCO-style AP of every dataset on its own label slice, plus their mean
+val_evaluator = dict(type='MultiDatasetCocoMetric', metric='bbox')
+test_evaluator = val_evaluator

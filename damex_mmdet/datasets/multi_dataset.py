@@ -1,0 +1,405 @@
+"""Concatenate detection datasets with a dataset-aware label space.
+
+``MultiDataset`` takes an ordered mapping ``name -> dataset`` (config order is
+the ``dataset_id`` order) and serves every sample with ``dataset_id`` and
+``dataset_name`` in its data info and its ``bbox_label`` moved into the
+combined label space, *before* the sub-dataset's pipeline runs. The
+sub-datasets' (possibly serialized) data lists are never modified: the
+stamping happens on the copy that ``get_data_info`` returns.
+
+Label spaces (``D`` datasets, dataset ``d`` with ``n_d`` classes):
+
+- ``'partitioned'`` (default): dataset ``d`` owns labels
+  ``[offset_d, offset_d + n_d)`` with ``offset_d = n_0 + ... + n_{d-1}``;
+  classes are named ``'<dataset>/<class>'``.
+- ``'unified'``: equal class names share one label; classes keep their raw
+  names, in order of first appearance.
+"""
+import bisect
+import copy
+import logging
+from collections.abc import Mapping
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.fileio import load
+from mmengine.logging import print_log
+from torch.utils.data import Dataset
+
+from mmdet.registry import DATASETS
+
+__all__ = ['MultiDataset', 'build_label_space']
+
+_LABEL_SPACES = ('partitioned', 'unified')
+_RESERVED_NAMES = ('mean', )
+
+
+def _palette(num_classes: int, seed: int = 0) -> List[Tuple[int, int, int]]:
+    """Reproducible random RGB colours, one per class."""
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(0, 256, size=(num_classes, 3))
+    return [tuple(int(c) for c in colour) for colour in colours]
+
+
+def build_label_space(dataset_classes: Mapping,
+                      label_space: str = 'partitioned') -> dict:
+    """Combined label space of several datasets.
+
+    Args:
+        dataset_classes (Mapping[str, Sequence[str]]): Ordered mapping from
+            dataset name to its class names (local label order).
+        label_space (str): ``'partitioned'`` or ``'unified'``.
+
+    Returns:
+        dict: ``classes`` (tuple of combined names) and ``label_maps``
+        (``{name: tuple}`` giving the combined label of each local label);
+        ``class_ranges`` (``{name: (start, end)}``, half-open) is added for
+        ``'partitioned'``.
+    """
+    if label_space not in _LABEL_SPACES:
+        raise ValueError(f'MultiDataset got label_space={label_space!r}; use '
+                         f'one of {_LABEL_SPACES}.')
+    classes: List[str] = []
+    label_maps: Dict[str, Tuple[int, ...]] = {}
+    ranges: Dict[str, Tuple[int, int]] = {}
+    for name, names in dataset_classes.items():
+        if label_space == 'partitioned':
+            start = len(classes)
+            classes.extend(f'{name}/{cls}' for cls in names)
+            ranges[name] = (start, len(classes))
+            label_maps[name] = tuple(range(start, len(classes)))
+        else:
+            for cls in names:
+                if cls not in classes:
+                    classes.append(cls)
+            label_maps[name] = tuple(classes.index(cls) for cls in names)
+    space = dict(classes=tuple(classes), label_maps=label_maps)
+    if label_space == 'partitioned':
+        space['class_ranges'] = ranges
+    return space
+
+
+def _check_coco_categories(name: str, dataset: BaseDataset) -> None:
+    """Check a COCO-style sub-dataset's classes against its annotation file.
+
+    mmdet's ``CocoDataset`` silently drops annotations of categories that are
+    not in ``classes`` and numbers labels in the *file's* category order, so a
+    missing or reordered name would corrupt labels without any error. Also
+    logs how many images of the file survived ``filter_cfg``/``indices``.
+    """
+    ann_file = dataset.ann_file
+    coco = load(ann_file, backend_args=getattr(dataset, 'backend_args', None))
+    file_names = [cat['name'] for cat in coco.get('categories', [])]
+    classes = tuple(dataset.metainfo['classes'])
+    missing = [cls for cls in classes if cls not in file_names]
+    if missing:
+        raise ValueError(
+            f'MultiDataset: classes {missing} of dataset {name!r} are not '
+            f'categories of its annotation file {ann_file} (it has '
+            f'{file_names}); fix metainfo.classes of {name!r} or the file.')
+    in_file_order = [cls for cls in file_names if cls in classes]
+    if tuple(in_file_order) != classes:
+        raise ValueError(
+            f'MultiDataset: dataset {name!r} lists classes {classes} but its '
+            f'annotation file {ann_file} orders (or repeats) them as '
+            f'{tuple(in_file_order)}; CocoDataset numbers labels in file '
+            'order, so labels would point at the wrong names. List '
+            'metainfo.classes in the file order.')
+    print_log(
+        f'MultiDataset: {name!r} keeps {len(dataset)} of '
+        f'{len(coco.get("images", []))} images of {ann_file} '
+        f'({len(coco.get("images", [])) - len(dataset)} skipped by '
+        f'filter_cfg={dataset.filter_cfg} / indices).',
+        logger='current')
+
+
+@DATASETS.register_module()
+class MultiDataset(Dataset):
+    """Several detection datasets behind one index with per-sample source.
+
+    Args:
+        datasets (Mapping[str, dict | BaseDataset]): Ordered mapping from
+            dataset name to a dataset config or a built dataset
+            (``BaseDataset`` subclass, e.g. ``CocoDataset``). The order
+            defines ``dataset_id`` and label offsets. Names must be unique,
+            non-empty, without ``'/'`` and not ``'mean'``.
+        label_space (str): ``'partitioned'`` (default) or ``'unified'``.
+        pipeline (list[dict], optional): Pipeline given to the dataset configs
+            that have none. Defaults to None.
+        test_mode (bool, optional): Set on every dataset config; built
+            datasets and configs must agree with it. None keeps each
+            dataset's own value (they must all be equal). Defaults to None.
+        lazy_init (bool): Defer loading annotations to :meth:`full_init`.
+            Datasets given as configs are always built lazily and loaded by
+            :meth:`full_init`. Defaults to False.
+        check_categories (bool): For COCO-style datasets (with ``cat_ids``),
+            read the annotation file's categories once more and fail if a
+            configured class is missing or out of file order. Defaults to
+            True.
+    """
+
+    _fully_initialized: bool = False
+
+    def __init__(self,
+                 datasets: Mapping,
+                 label_space: str = 'partitioned',
+                 pipeline: Optional[List[dict]] = None,
+                 test_mode: Optional[bool] = None,
+                 lazy_init: bool = False,
+                 check_categories: bool = True) -> None:
+        if not isinstance(datasets, Mapping):
+            raise ValueError(
+                'MultiDataset: `datasets` must be an ordered mapping from '
+                "dataset name to config, e.g. datasets=dict(kitti=dict(type="
+                f"'CocoDataset', ...), voc=dict(...)); got "
+                f'{type(datasets).__name__}.')
+        if len(datasets) == 0:
+            raise ValueError('MultiDataset: `datasets` is empty; give at '
+                             'least one name -> dataset entry.')
+        names = [str(name) for name in datasets.keys()]
+        self._check_names(names)
+        self.dataset_names: Tuple[str, ...] = tuple(names)
+        self.label_space = label_space
+        self.check_categories = check_categories
+        self.datasets: List[BaseDataset] = [
+            self._build(name, cfg, pipeline, test_mode)
+            for name, cfg in zip(names, datasets.values())
+        ]
+        modes = {bool(ds.test_mode) for ds in self.datasets}
+        if len(modes) > 1:
+            raise ValueError(
+                'MultiDataset: datasets disagree on test_mode '
+                f'({dict(zip(names, (d.test_mode for d in self.datasets)))}); '
+                'set test_mode on the MultiDataset.')
+        self.test_mode = modes.pop()
+        self._metainfo = self._combined_metainfo()
+        # plain tuples: indexing them is faster than numpy on the hot path
+        self._label_maps = [
+            tuple(self._metainfo['dataset_label_maps'][name])
+            for name in self.dataset_names
+        ]
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @staticmethod
+    def _check_names(names: Sequence[str]) -> None:
+        """Names must be unique, non-empty, '/'-free and not reserved."""
+        seen = set()
+        for name in names:
+            if not name or '/' in name or name in _RESERVED_NAMES:
+                raise ValueError(
+                    f'MultiDataset: invalid dataset name {name!r}; names must '
+                    "be non-empty, contain no '/' and not be one of "
+                    f'{_RESERVED_NAMES}. Rename the key in `datasets`.')
+            if name in seen:
+                raise ValueError(f'MultiDataset: dataset name {name!r} appears '
+                                 'twice in `datasets`; names must be unique.')
+            seen.add(name)
+
+    @staticmethod
+    def _build(name: str, cfg: Union[dict, BaseDataset],
+               pipeline: Optional[List[dict]],
+               test_mode: Optional[bool]) -> BaseDataset:
+        """Build (or check) the sub-dataset registered under ``name``."""
+        if isinstance(cfg, Mapping):
+            cfg = dict(cfg)
+            if test_mode is not None:
+                if cfg.get('test_mode', test_mode) != test_mode:
+                    raise ValueError(
+                        f'MultiDataset: datasets.{name}.test_mode='
+                        f'{cfg["test_mode"]} contradicts test_mode='
+                        f'{test_mode}; drop one of them.')
+                cfg['test_mode'] = test_mode
+            if pipeline is not None:
+                cfg.setdefault('pipeline', pipeline)
+            # loaded by MultiDataset.full_init, which names the dataset in
+            # loading errors and honours MultiDataset's own lazy_init
+            cfg['lazy_init'] = True
+            dataset = DATASETS.build(cfg)
+        else:
+            dataset = cfg
+        if not isinstance(dataset, BaseDataset):
+            raise ValueError(
+                f'MultiDataset: datasets.{name} must be a BaseDataset (e.g. '
+                f'CocoDataset), got {type(dataset).__name__}; wrappers such as '
+                'ConcatDataset/RepeatDataset have no pipeline to stamp the '
+                'dataset id before. Merge their annotation files instead.')
+        if test_mode is not None and bool(dataset.test_mode) != test_mode:
+            raise ValueError(
+                f'MultiDataset: built dataset {name!r} has test_mode='
+                f'{dataset.test_mode} but test_mode={test_mode} was asked.')
+        if not dataset.metainfo.get('classes'):
+            raise ValueError(
+                f'MultiDataset: dataset {name!r} has no `classes` in its '
+                'metainfo; set metainfo=dict(classes=(...)) in its config.')
+        classes = tuple(dataset.metainfo['classes'])
+        if len(set(classes)) != len(classes):
+            raise ValueError(f'MultiDataset: dataset {name!r} repeats class '
+                             f'names in {classes}; class names must be unique.')
+        return dataset
+
+    def _combined_metainfo(self) -> dict:
+        """Metainfo of the combined label space (see class docstring)."""
+        dataset_classes = {
+            name: tuple(ds.metainfo['classes'])
+            for name, ds in zip(self.dataset_names, self.datasets)
+        }
+        space = build_label_space(dataset_classes, self.label_space)
+        palette = _palette(len(space['classes']))
+        for name, ds in zip(self.dataset_names, self.datasets):
+            own = ds.metainfo.get('palette')
+            if own is not None and len(own) == len(dataset_classes[name]):
+                for local, label in enumerate(space['label_maps'][name]):
+                    palette[label] = tuple(own[local])
+        metainfo = dict(
+            classes=space['classes'],
+            palette=palette,
+            dataset_names=self.dataset_names,
+            dataset_classes=dataset_classes,
+            dataset_label_maps=space['label_maps'],
+            label_space=self.label_space,
+            ann_files={
+                name: getattr(ds, 'ann_file', None) or None
+                for name, ds in zip(self.dataset_names, self.datasets)
+            })
+        if 'class_ranges' in space:
+            metainfo['dataset_class_ranges'] = space['class_ranges']
+        return metainfo
+
+    @property
+    def metainfo(self) -> dict:
+        """dict: Combined metainfo (a copy): ``classes``, ``palette``,
+        ``dataset_names``, ``dataset_classes``, ``dataset_label_maps``,
+        ``dataset_class_ranges`` (partitioned only), ``label_space`` and
+        ``ann_files`` (``{name: path or None}``)."""
+        return copy.deepcopy(self._metainfo)
+
+    def full_init(self) -> None:
+        """Fully initialise every sub-dataset and validate it once."""
+        if self._fully_initialized:
+            return
+        for name, dataset in zip(self.dataset_names, self.datasets):
+            where = (f'ann_file={getattr(dataset, "ann_file", None)}, '
+                     f'filter_cfg={getattr(dataset, "filter_cfg", None)}')
+            try:
+                dataset.full_init()
+            except ValueError as err:
+                # mmengine cannot serialize an empty data list and fails
+                # with 'need at least one array to concatenate'.
+                raise ValueError(
+                    f'MultiDataset: loading dataset {name!r} ({where}) '
+                    f'failed: {err}. If the dataset is empty after '
+                    'filtering, check the file, its classes and '
+                    'filter_cfg.') from err
+            if len(dataset) == 0:
+                raise ValueError(
+                    f'MultiDataset: dataset {name!r} is empty ({where}); '
+                    'check the annotation file, its classes and filter_cfg.')
+            if self.check_categories and hasattr(dataset, 'cat_ids'):
+                _check_coco_categories(name, dataset)
+            else:
+                print_log(f'MultiDataset: {name!r} has {len(dataset)} samples.',
+                          logger='current')
+        self._ends: List[int] = np.cumsum(
+            [len(ds) for ds in self.datasets]).tolist()
+        self._starts = [0, *self._ends[:-1]]
+        self._fully_initialized = True
+
+    @property
+    @force_full_init
+    def dataset_sizes(self) -> Tuple[int, ...]:
+        """tuple[int]: Number of samples of each dataset, config order."""
+        return tuple(len(ds) for ds in self.datasets)
+
+    @property
+    @force_full_init
+    def cumulative_sizes(self) -> List[int]:
+        """list[int]: End (exclusive) of each dataset in the global index."""
+        return list(self._ends)
+
+    @force_full_init
+    def __len__(self) -> int:
+        return self._ends[-1]
+
+    @force_full_init
+    def _locate(self, idx: int) -> Tuple[int, int]:
+        """Map a global index to ``(dataset_id, local index)``."""
+        total = self._ends[-1]
+        if not -total <= idx < total:
+            raise IndexError(f'MultiDataset index {idx} is out of range for '
+                             f'{total} samples.')
+        idx = idx % total
+        dataset_id = bisect.bisect_right(self._ends, idx)
+        return dataset_id, idx - self._starts[dataset_id]
+
+    def get_dataset_source(self, idx: int) -> int:
+        """Return the ``dataset_id`` of global index ``idx``."""
+        return self._locate(idx)[0]
+
+    def _stamped_info(self, dataset_id: int, local_idx: int) -> dict:
+        """Sub-dataset data info with source stamps and combined labels."""
+        info = self.datasets[dataset_id].get_data_info(local_idx)
+        info['dataset_id'] = dataset_id
+        info['dataset_name'] = self.dataset_names[dataset_id]
+        info['sample_idx'] = self._starts[dataset_id] + local_idx
+        label_map = self._label_maps[dataset_id]
+        for instance in info.get('instances', ()):
+            label = instance.get('bbox_label', -1)
+            if label >= 0:
+                instance['bbox_label'] = label_map[label]
+        return info
+
+    def get_data_info(self, idx: int) -> dict:
+        """Data info of global index ``idx``, stamped as the pipeline sees it.
+
+        Returns:
+            dict: The sub-dataset's data info plus ``dataset_id`` (int),
+            ``dataset_name`` (str), ``sample_idx`` (global index), with each
+            instance's ``bbox_label`` in the combined label space.
+        """
+        return self._stamped_info(*self._locate(idx))
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Combined labels of the instances of ``idx`` (for class-balanced
+        wrappers)."""
+        instances = self.get_data_info(idx).get('instances', [])
+        return [int(inst['bbox_label']) for inst in instances]
+
+    def __getitem__(self, idx: int) -> dict:
+        """Run the owning sub-dataset's pipeline on the stamped data info.
+
+        In training, when the pipeline returns None (e.g. every box was
+        cropped away) another random sample *of the same dataset* is tried,
+        up to that dataset's ``max_refetch`` times, so refetching never
+        changes the sampled dataset ratios.
+        """
+        if not self._fully_initialized:
+            print_log('MultiDataset: call full_init() before building the '
+                      'dataloader to avoid loading annotations per worker.',
+                      logger='current', level=logging.WARNING)
+            self.full_init()
+        dataset_id, local_idx = self._locate(idx)
+        dataset = self.datasets[dataset_id]
+        for _ in range(dataset.max_refetch + 1):
+            data = dataset.pipeline(self._stamped_info(dataset_id, local_idx))
+            if data is not None:
+                return data
+            if self.test_mode:
+                raise RuntimeError(
+                    f'MultiDataset: the test pipeline of dataset '
+                    f'{self.dataset_names[dataset_id]!r} returned None for '
+                    f'sample {local_idx}; test pipelines must not drop data.')
+            local_idx = np.random.randint(0, len(dataset))
+        raise RuntimeError(
+            f'MultiDataset: no valid sample of dataset '
+            f'{self.dataset_names[dataset_id]!r} after '
+            f'{dataset.max_refetch} refetches; check its images and pipeline.')
+
+    def __repr__(self) -> str:
+        sizes = (f'{self.dataset_sizes}'
+                 if self._fully_initialized else 'not loaded')
+        return (f'{type(self).__name__}(names={self.dataset_names}, '
+                f'label_space={self.label_space!r}, sizes={sizes}, '
+                f'num_classes={len(self._metainfo["classes"])})')

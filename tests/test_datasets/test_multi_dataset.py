@@ -1,0 +1,257 @@
+"""Tests of damex_mmdet.datasets.multi_dataset (tiny COCO fixtures, CPU)."""
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.runner import Runner
+from mmdet.registry import DATASETS
+from mmdet.utils import register_all_modules
+from mmdet.visualization import DetLocalVisualizer
+
+import damex_mmdet  # noqa: F401  (registers the modules)
+from damex_mmdet.datasets import MultiDataset, build_label_space
+from damex_mmdet.testing import make_coco_fixture
+
+register_all_modules(init_default_scope=True)
+
+META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+             'flip', 'flip_direction', 'dataset_id', 'dataset_name')
+PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(32, 32), keep_ratio=True),
+    dict(type='PackDetInputs', meta_keys=META_KEYS),
+]
+KITTI = ('car', 'person')
+VOC = ('dog', 'cat', 'car')
+
+
+@pytest.fixture(scope='module')
+def fixtures(tmp_path_factory):
+    """Two datasets: kitti (5 images, the last empty, portrait + landscape)
+    and voc (3 images)."""
+    root = tmp_path_factory.mktemp('multi')
+    kitti = make_coco_fixture(
+        str(root / 'kitti'), KITTI, num_images=5, num_empty=1,
+        image_sizes=((64, 48), (48, 64)), seed=0)
+    voc = make_coco_fixture(str(root / 'voc'), VOC, num_images=3, seed=1)
+    return kitti, voc
+
+
+def _build(fixtures, pipeline=(), **kwargs):
+    kitti, voc = fixtures
+    datasets = dict(
+        kitti=kitti.dataset_cfg(
+            pipeline, filter_cfg=dict(filter_empty_gt=True)),
+        voc=voc.dataset_cfg(pipeline))
+    return DATASETS.build(dict(type='MultiDataset', datasets=datasets,
+                               **kwargs))
+
+
+def _file_labels(fixture, image_id, classes):
+    """Local labels of an image, by class name, as written in the file."""
+    return [classes.index(name) for _, name in fixture.boxes_of(image_id)]
+
+
+def test_label_space_offsets_and_names(fixtures):
+    dataset = _build(fixtures)
+    meta = dataset.metainfo
+    assert meta['classes'] == ('kitti/car', 'kitti/person', 'voc/dog',
+                               'voc/cat', 'voc/car')
+    assert meta['dataset_names'] == ('kitti', 'voc')
+    assert meta['dataset_class_ranges'] == {'kitti': (0, 2), 'voc': (2, 5)}
+    assert meta['dataset_classes'] == {'kitti': KITTI, 'voc': VOC}
+    assert len(meta['palette']) == 5
+    assert meta['ann_files']['voc'].endswith('voc/annotations/train.json')
+    # the empty kitti image is filtered out: 4 + 3 samples
+    assert dataset.dataset_sizes == (4, 3)
+    assert len(dataset) == 7 and dataset.cumulative_sizes == [4, 7]
+    assert [dataset.get_dataset_source(i) for i in range(7)] == \
+        [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_data_info_is_stamped_and_shifted(fixtures):
+    kitti, voc = fixtures
+    dataset = _build(fixtures)
+    offsets = {'kitti': 0, 'voc': 2}
+    for idx in range(len(dataset)):
+        info = dataset.get_data_info(idx)
+        fixture, classes = (kitti, KITTI) if idx < 4 else (voc, VOC)
+        assert info['dataset_id'] == (0 if idx < 4 else 1)
+        assert info['dataset_name'] == ('kitti' if idx < 4 else 'voc')
+        assert info['sample_idx'] == idx
+        expected = [offsets[info['dataset_name']] + label
+                    for label in _file_labels(fixture, info['img_id'],
+                                              classes)]
+        assert [inst['bbox_label'] for inst in info['instances']] == expected
+        assert dataset.get_cat_ids(idx) == expected
+    # the sub-dataset's own (serialized) data list is left untouched
+    raw = dataset.datasets[1].get_data_info(0)
+    assert 'dataset_id' not in raw
+    assert [inst['bbox_label'] for inst in raw['instances']] == \
+        _file_labels(voc, raw['img_id'], VOC)
+
+
+@pytest.mark.parametrize('serialize', [True, False])
+def test_pipeline_packs_dataset_id(fixtures, serialize):
+    kitti, voc = fixtures
+    datasets = dict(
+        kitti=kitti.dataset_cfg(PIPELINE, serialize_data=serialize),
+        voc=voc.dataset_cfg(PIPELINE, serialize_data=serialize))
+    dataset = MultiDataset(datasets, lazy_init=True)
+    assert not dataset.datasets[0]._fully_initialized
+    dataset.full_init()
+    for idx in (0, len(dataset) - 1):
+        sample = dataset[idx]['data_samples']
+        info = dataset.get_data_info(idx)
+        assert sample.metainfo['dataset_id'] == info['dataset_id']
+        assert sample.metainfo['dataset_name'] == info['dataset_name']
+        assert sample.gt_instances.labels.tolist() == \
+            [inst['bbox_label'] for inst in info['instances']]
+    assert dataset[len(dataset) - 1]['data_samples'].dataset_id == 1
+
+
+def test_unified_label_space_merges_equal_names(fixtures):
+    dataset = _build(fixtures, label_space='unified')
+    meta = dataset.metainfo
+    assert meta['classes'] == ('car', 'person', 'dog', 'cat')
+    assert meta['dataset_label_maps'] == {'kitti': (0, 1), 'voc': (2, 3, 0)}
+    assert 'dataset_class_ranges' not in meta
+    voc_info = dataset.get_data_info(4)
+    kitti, voc = fixtures
+    expected = [(2, 3, 0)[label]
+                for label in _file_labels(voc, voc_info['img_id'], VOC)]
+    assert [i['bbox_label'] for i in voc_info['instances']] == expected
+
+
+def test_build_label_space_by_hand():
+    space = build_label_space({'a': ('x', ), 'b': ('y', 'x')})
+    assert space['classes'] == ('a/x', 'b/y', 'b/x')
+    assert space['label_maps'] == {'a': (0, ), 'b': (1, 2)}
+    assert space['class_ranges'] == {'a': (0, 1), 'b': (1, 3)}
+
+
+def test_refetch_stays_in_the_same_dataset(fixtures):
+    kitti, voc = fixtures
+
+    def drop_first_image(results):
+        return None if results['img_id'] == 1 else results
+
+    dataset = MultiDataset(dict(
+        kitti=kitti.dataset_cfg([drop_first_image]),
+        voc=voc.dataset_cfg([drop_first_image])))
+    np.random.seed(0)
+    for _ in range(5):
+        data = dataset[5]  # voc image 1 is dropped: another voc image
+        assert data['dataset_name'] == 'voc' and data['img_id'] != 1
+    test_set = MultiDataset(dict(
+        kitti=kitti.dataset_cfg([drop_first_image]),
+        voc=voc.dataset_cfg([drop_first_image])), test_mode=True)
+    with pytest.raises(RuntimeError, match="test pipeline of dataset 'kitti'"):
+        test_set[0]
+
+
+def test_filtering_is_reported(fixtures, monkeypatch):
+    from damex_mmdet.datasets import multi_dataset
+    messages = []
+    monkeypatch.setattr(multi_dataset, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    _build(fixtures)
+    out = '\n'.join(messages)
+    assert "'kitti' keeps 4 of 5 images" in out and '(1 skipped' in out
+    assert "'voc' keeps 3 of 3 images" in out and '(0 skipped' in out
+
+
+def test_errors_name_the_problem(fixtures, tmp_path):
+    kitti, voc = fixtures
+    with pytest.raises(ValueError, match='ordered mapping'):
+        MultiDataset([kitti.dataset_cfg(), voc.dataset_cfg()])
+    with pytest.raises(ValueError, match='is empty; give at least one'):
+        MultiDataset({})
+    with pytest.raises(ValueError, match="invalid dataset name 'a/b'"):
+        MultiDataset({'a/b': kitti.dataset_cfg()})
+    with pytest.raises(ValueError, match="name '1' appears twice"):
+        MultiDataset({1: kitti.dataset_cfg(), '1': voc.dataset_cfg()})
+    with pytest.raises(ValueError, match="invalid dataset name 'mean'"):
+        MultiDataset({'mean': kitti.dataset_cfg()})
+    with pytest.raises(ValueError, match="label_space='shared'"):
+        MultiDataset({'kitti': kitti.dataset_cfg()}, label_space='shared')
+    with pytest.raises(ValueError, match='repeats class names'):
+        MultiDataset({'kitti': kitti.dataset_cfg(
+            metainfo=dict(classes=('car', 'car')))})
+    with pytest.raises(ValueError, match='datasets.kitti.test_mode=False'):
+        MultiDataset({'kitti': kitti.dataset_cfg(test_mode=False)},
+                     test_mode=True)
+    # every image empty, then filtered away
+    empty = make_coco_fixture(str(tmp_path / 'empty'), ('a', ), num_images=2,
+                              num_empty=2)
+    for serialize, message in ((True, "dataset 'e' .* failed: need at"),
+                               (False, "dataset 'e' is empty")):
+        with pytest.raises(ValueError, match=message):
+            MultiDataset({'e': empty.dataset_cfg(
+                filter_cfg=dict(filter_empty_gt=True),
+                serialize_data=serialize)})
+    # a configured class the annotation file does not have
+    with pytest.raises(ValueError) as err:
+        MultiDataset({'kitti': kitti.dataset_cfg(
+            metainfo=dict(classes=('car', 'truck')))})
+    assert "['truck']" in str(err.value) and kitti.ann_path in str(err.value)
+    # classes listed in another order than the file's categories
+    with pytest.raises(ValueError, match='in the file order'):
+        MultiDataset({'kitti': kitti.dataset_cfg(
+            metainfo=dict(classes=('person', 'car')))})
+
+
+def test_dataset_without_classes_is_rejected():
+
+    class NoClasses(BaseDataset):
+
+        def load_data_list(self):
+            return [dict(img_path='x.png')]
+
+    with pytest.raises(ValueError, match="dataset 'plain' has no `classes`"):
+        MultiDataset({'plain': NoClasses()})
+
+
+def test_visualizer_accepts_combined_metainfo(fixtures):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    dataset = _build(fixtures)
+    visualizer = DetLocalVisualizer.get_instance('multi_dataset_vis')
+    visualizer.dataset_meta = dataset.metainfo
+    sample = DetDataSample()
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[2., 2., 30., 30.]]), labels=torch.tensor([4]))
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor([[4., 4., 20., 20.]]), labels=torch.tensor([3]),
+        scores=torch.tensor([0.9]))
+    image = np.zeros((48, 64, 3), dtype=np.uint8)
+    visualizer.add_datasample('img', image, sample)
+    drawn = visualizer.get_image()
+    assert drawn.shape == (48, 128, 3)  # gt | prediction, side by side
+    assert drawn.any()  # the boxes (label 4 = voc/car) were drawn
+
+
+def test_dataloader_from_config_through_registries(fixtures):
+    kitti, voc = fixtures
+    cfg = dict(
+        batch_size=2, num_workers=0,
+        sampler=dict(type='MultiDatasetSampler', mode='natural', seed=3),
+        batch_sampler=dict(type='AspectRatioBatchSampler'),
+        dataset=dict(
+            type='MultiDataset',
+            datasets=dict(kitti=kitti.dataset_cfg(PIPELINE),
+                          voc=voc.dataset_cfg(PIPELINE))))
+    loader = Runner.build_dataloader(cfg)
+    seen, mixed = [], 0
+    for batch in loader:
+        samples = batch['data_samples']
+        seen += [(sample.dataset_id, sample.img_id) for sample in samples]
+        portrait = {s.ori_shape[0] > s.ori_shape[1] for s in samples}
+        mixed += len(portrait) > 1
+    # AspectRatioBatchSampler read the stamped infos: only its final
+    # leftover batch may mix portrait and landscape images
+    assert mixed <= 1
+    # natural mode: every image of both datasets exactly once per epoch
+    assert sorted(seen) == [(0, i) for i in range(1, 6)] + \
+        [(1, i) for i in range(1, 4)]
