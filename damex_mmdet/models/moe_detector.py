@@ -89,8 +89,12 @@ class MoEDetectorMixin:
                 f"moe_cfg.router type {cfg['router'].get('type')!r} learns a dataset->expert "
                 'map but moe_cfg.expert_map is not set; give e.g. '
                 'expert_map=dict(coco=[0], kitti=[1]) (tools/plan_experts.py writes one).')
+        # analysis tools set record_routing=True to keep, after each predict,
+        # the routing records and the head inputs (for test-time matching)
         self.record_routing = False
         self.last_routing_records = []
+        self.last_head_inputs = None
+        self.last_routing_metrics = {}
         self._head_inputs = None
 
     # ----------------------------------------------------------- weights
@@ -146,8 +150,9 @@ class MoEDetectorMixin:
             return super().predict(batch_inputs, batch_data_samples, rescale=rescale)
         finally:
             records = self.routing_context.end()
-            self._head_inputs = None
             self.last_routing_records = records if self.record_routing else []
+            self.last_head_inputs = self._head_inputs if self.record_routing else None
+            self._head_inputs = None
 
     # ----------------------------------------------------------- losses
     def _token_masks(self, records, head_inputs, batch_data_samples):
@@ -184,7 +189,7 @@ class MoEDetectorMixin:
         if not records:
             return {}
         masks = self._token_masks(records, head_inputs, batch_data_samples)
-        totals, logs = {}, {}
+        totals, logs, self.last_routing_metrics = {}, {}, {}
         for record, mask in zip(records, masks):
             layer_losses = record.layer.router.losses(
                 record.plan,
@@ -195,6 +200,7 @@ class MoEDetectorMixin:
                 totals[key] = totals.get(key, 0.0) + value
                 logs[f'{short}.{key[len("loss_"):]}'] = value.detach()
             metrics = record.metrics()
+            self.last_routing_metrics[short] = metrics
             logs[f'{short}.drop'] = metrics['drop_fraction']
             if 'router_accuracy' in metrics:
                 logs[f'{short}.router_acc'] = metrics['router_accuracy']

@@ -118,13 +118,16 @@ class BatchedExperts(nn.Module):
         """
         outputs = []
         start = 0
-        for e, count in enumerate(counts):
+        # one unbind per tensor: its backward stacks the expert gradients in a
+        # single allocation (indexing per expert would allocate E full-size zeros)
+        weights = zip(self.w1.unbind(0), self.b1.unbind(0), self.w2.unbind(0), self.b2.unbind(0))
+        for count, (w1, b1, w2, b2) in zip(counts, weights):
             if count == 0:
                 continue
             chunk = x[start:start + count]
             start += count
-            hidden = self.drop(self.activate(torch.addmm(self.b1[e], chunk, self.w1[e])))
-            outputs.append(torch.addmm(self.b2[e], hidden, self.w2[e]))
+            hidden = self.drop(self.activate(torch.addmm(b1, chunk, w1)))
+            outputs.append(torch.addmm(b2, hidden, w2))
         if not outputs:
             return x.new_zeros(0, self.w2.shape[-1]) + 0.0 * self.w2.sum()
         out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)

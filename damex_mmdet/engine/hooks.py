@@ -1,0 +1,104 @@
+"""Hooks: the expert map as a checkpointed artifact, and routing statistics logs."""
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmdet.registry import HOOKS
+
+from damex_mmdet.moe import ExpertMap
+
+__all__ = ['ExpertMapHook', 'RoutingStatsHook', 'CHECKPOINT_META_KEY']
+
+CHECKPOINT_META_KEY = 'damex_moe'
+
+
+def _moe_model(runner):
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    return model if hasattr(model, 'moe_summary') else None
+
+
+def _dataset_names(dataloader):
+    dataset = getattr(dataloader, 'dataset', None)
+    meta = getattr(dataset, 'metainfo', None) or {}
+    return meta.get('dataset_names')
+
+
+@HOOKS.register_module()
+class ExpertMapHook(Hook):
+    """Validate, log and checkpoint the dataset->expert map.
+
+    - before training: every training dataset must have an entry in the map
+      and every entry must name a training dataset (clear error otherwise);
+      the map is logged;
+    - every checkpoint gets ``meta['damex_moe']`` = the model's MoE summary
+      (layers, number of experts, router, expert map);
+    - loading a checkpoint restores the map stored in it (with a warning when
+      it differs from the config).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        model = _moe_model(runner)
+        if model is None or model.expert_map is None:
+            return
+        names = _dataset_names(runner.train_dataloader)
+        if names is not None:
+            model.expert_map.validate_datasets(names, source='the training datasets')
+        runner.logger.info(f'damex_mmdet expert map (dataset -> experts): '
+                           f'{model.expert_map.to_dict()}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = _moe_model(runner)
+        if model is not None:
+            checkpoint.setdefault('meta', {})[CHECKPOINT_META_KEY] = model.moe_summary()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = _moe_model(runner)
+        stored = checkpoint.get('meta', {}).get(CHECKPOINT_META_KEY)
+        if model is None or not stored or stored.get('expert_map') is None:
+            return
+        restored = ExpertMap(stored['expert_map'], stored['num_experts'])
+        if model.expert_map is not None and model.expert_map != restored:
+            runner.logger.warning(
+                f'the checkpoint was trained with expert map {restored.to_dict()} but the '
+                f'config gives {model.expert_map.to_dict()}; using the checkpoint\'s map.')
+        model.expert_map = restored
+
+
+@HOOKS.register_module()
+class RoutingStatsHook(Hook):
+    """Log per-layer routing statistics of training to the visualizer backends.
+
+    Every ``interval`` iterations, for each MoE layer: the share of tokens
+    sent to each expert (``<layer>/load_e<i>``), the drop fraction, the gate
+    entropy and, when dataset targets exist, the router accuracy against the
+    expert map. Scalars go to ``runner.visualizer`` (TensorBoard and other
+    backends configured in ``vis_backends``).
+
+    Args:
+        interval (int): logging interval in iterations. Default 50.
+    """
+
+    priority = 'BELOW_NORMAL'
+
+    def __init__(self, interval: int = 50):
+        if interval < 1:
+            raise ValueError(f'RoutingStatsHook interval must be >= 1, got {interval}.')
+        self.interval = interval
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if not self.every_n_train_iters(runner, self.interval):
+            return
+        model = _moe_model(runner)
+        if model is None or not model.last_routing_metrics:
+            return
+        scalars = {}
+        for layer, metrics in model.last_routing_metrics.items():
+            load = metrics['load']
+            share = load / load.sum().clamp_min(1)
+            for e, value in enumerate(share.tolist()):
+                scalars[f'routing/{layer}/load_e{e}'] = value
+            scalars[f'routing/{layer}/drop'] = float(metrics['drop_fraction'])
+            scalars[f'routing/{layer}/gate_entropy'] = float(metrics['gate_entropy'])
+            if 'router_accuracy' in metrics:
+                scalars[f'routing/{layer}/router_acc'] = float(metrics['router_accuracy'])
+        runner.visualizer.add_scalars(scalars, step=runner.iter + 1)

@@ -1,0 +1,95 @@
+"""Forward+backward time of the native top-1 MoEFFN vs a dense FFN of the same width.
+
+Shapes follow DINO's decoder: 2 images x 1100 tokens (900 queries + 200
+denoising), D=256, hidden 2048. Routing is forced by the gate weights:
+'balanced' spreads tokens evenly over the experts, 'skewed' sends each image
+to one expert (what dataset-aware routing does). No dropping (cf=0).
+Prints a table with the MoE/dense time ratio measured side by side.
+
+    python tools/benchmarks/bench_moe_layer.py [--repeats 20] [--threads 2]
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+from damex_mmdet.moe import MoEFFN
+
+
+class DenseFFN(nn.Module):
+    """mmcv FFN equivalent: x + fc2(relu(fc1(x)))."""
+
+    def __init__(self, dims, hidden):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dims, hidden), nn.Linear(hidden, dims)
+
+    def forward(self, x):
+        return x + self.fc2(torch.relu(self.fc1(x)))
+
+
+def force_routing(moe, x, mode):
+    """Make the gate route tokens evenly ('balanced') or per image ('skewed')."""
+    batch, tokens, dims = x.shape
+    num_experts = moe.num_experts
+    with torch.no_grad():
+        if mode == 'balanced':
+            code = torch.arange(batch * tokens).remainder(num_experts).view(batch, tokens)
+        else:
+            code = torch.arange(batch).remainder(num_experts)[:, None].expand(batch, tokens)
+        # a one-hot code in the first E dimensions selects the expert
+        x[..., :num_experts] = 0
+        x[..., :num_experts] += 10 * nn.functional.one_hot(code, num_experts).float()
+        moe.router.gate.weight.zero_()
+        moe.router.gate.weight[:, :num_experts] = torch.eye(num_experts)
+
+
+def time_side_by_side(modules, x, repeats):
+    """Median seconds of one forward+backward per module, runs interleaved.
+
+    Interleaving exposes both modules to the same machine load, so the ratio
+    stays meaningful on a busy machine.
+    """
+    times = [[] for _ in modules]
+    for step in range(repeats + 2):
+        for i, module in enumerate(modules):
+            start = time.perf_counter()
+            module(x).sum().backward()
+            if step >= 2:  # warm-up
+                times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--tokens', type=int, default=1100)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dims, hidden, batch = 256, 2048, 2
+    print(f'device={args.device} threads={torch.get_num_threads()} tokens={batch}x{args.tokens} '
+          f'D={dims} H={hidden} repeats={args.repeats}')
+    print('| experts | routing | dense ms | MoE ms | MoE / dense |')
+    print('|---|---|---|---|---|')
+    dense = DenseFFN(dims, hidden).to(args.device)
+    for num_experts in (4, 8):
+        for mode in ('balanced', 'skewed'):
+            moe = MoEFFN(dims, hidden, num_experts=num_experts,
+                         router=dict(type='TopKRouter', gate_noise=0.0)).to(args.device)
+            x = torch.randn(batch, args.tokens, dims, device=args.device)
+            force_routing(moe, x, mode)
+            x.requires_grad_(True)
+            load = torch.bincount(moe.router(x.detach().view(-1, dims)).expert_index.view(-1),
+                                  minlength=num_experts).tolist()
+            t_dense, t_moe = time_side_by_side((dense, moe), x, args.repeats)
+            print(f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
+                  f'| {t_moe / t_dense:.3f} |')
+
+
+if __name__ == '__main__':
+    main()
