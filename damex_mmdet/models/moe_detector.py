@@ -157,7 +157,12 @@ class MoEDetectorMixin:
     # ----------------------------------------------------------- losses
     def _token_masks(self, records, head_inputs, batch_data_samples):
         """Masks over each record's (B * T) tokens for every token set in use."""
-        wanted = {self.moe_cfg['ce_tokens'], self.moe_cfg['balance_tokens']}
+        routers = [record.layer.router for record in records]
+        wanted = set()
+        if any(getattr(r, 'ce_weight', 0) > 0 for r in routers):
+            wanted.add(self.moe_cfg['ce_tokens'])
+        if any(r.balance_weight > 0 for r in routers):
+            wanted.add(self.moe_cfg['balance_tokens'])
         num_dn = num_denoising_queries(head_inputs)
         foreground = None
         if 'foreground' in wanted:
