@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ['BatchedExperts', 'build_activation']
+__all__ = ['BatchedExperts', 'GroupedFFNFunction', 'build_activation']
 
 _ACTIVATIONS = {'ReLU': nn.ReLU, 'GELU': nn.GELU, 'SiLU': nn.SiLU, 'Swish': nn.SiLU}
 
@@ -31,6 +31,67 @@ def build_activation(cfg) -> nn.Module:
                          f'one of {sorted(_ACTIVATIONS)}.')
     cfg.pop('inplace', None)
     return _ACTIVATIONS[kind](**cfg)
+
+
+class GroupedFFNFunction(torch.autograd.Function):
+    """``E`` FFNs on contiguous token slices with a hand-written backward.
+
+    Autograd through per-expert views of the batched weights would stack the
+    expert gradients into a fresh (E, ...) tensor for each weight; here each
+    expert's gradient is written in place into one (E, ...) buffer and only
+    experts without tokens are zero-filled. The activation is recomputed from
+    the saved pre-activation in backward (one cheap elementwise op), so only
+    (M, H) pre-activations are kept. No dropout inside (the caller falls back
+    to plain autograd when ``ffn_drop > 0`` in training).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, counts, activate):
+        outputs, pre_acts, start = [], [], 0
+        for e, count in enumerate(counts):
+            if count == 0:
+                continue
+            pre = torch.addmm(b1[e], x[start:start + count], w1[e])
+            outputs.append(torch.addmm(b2[e], activate(pre), w2[e]))
+            pre_acts.append(pre)
+            start += count
+        if not outputs:
+            ctx.empty = True
+            return x.new_zeros(0, w2.shape[-1])
+        ctx.empty = False
+        ctx.counts, ctx.activate = counts, activate
+        if any(ctx.needs_input_grad[:5]):
+            ctx.save_for_backward(x, w1, w2, torch.cat(pre_acts))
+        return torch.cat(outputs)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if ctx.empty:
+            return (None, ) * 7
+        x, w1, w2, pre_all = ctx.saved_tensors
+        grad_x = torch.empty_like(x)
+        grads = [torch.empty_like(w) for w in (w1, w2)]
+        grad_b1 = w1.new_zeros(w1.shape[0], w1.shape[2])
+        grad_b2 = w2.new_zeros(w2.shape[0], w2.shape[2])
+        start = 0
+        for e, count in enumerate(ctx.counts):
+            if count == 0:
+                grads[0][e].zero_()
+                grads[1][e].zero_()
+                continue
+            rows = slice(start, start + count)
+            grad = grad_out[rows]
+            with torch.enable_grad():
+                pre = pre_all[rows].detach().requires_grad_()
+                hidden = ctx.activate(pre)
+            torch.mm(hidden.detach().t(), grad, out=grads[1][e])
+            grad_b2[e] = grad.sum(0)
+            grad_pre, = torch.autograd.grad(hidden, pre, grad @ w2[e].t())
+            torch.mm(x[rows].t(), grad_pre, out=grads[0][e])
+            grad_b1[e] = grad_pre.sum(0)
+            torch.mm(grad_pre, w1[e].t(), out=grad_x[rows])
+            start += count
+        return grad_x, grads[0], grad_b1, grads[1], grad_b2, None, None
 
 
 class BatchedExperts(nn.Module):
@@ -116,10 +177,12 @@ class BatchedExperts(nn.Module):
         Returns:
             Tensor: (M, D).
         """
+        if self.drop.p == 0 or not self.training:
+            return GroupedFFNFunction.apply(x, self.w1, self.b1, self.w2, self.b2, counts,
+                                            self.activate)
         outputs = []
         start = 0
-        # one unbind per tensor: its backward stacks the expert gradients in a
-        # single allocation (indexing per expert would allocate E full-size zeros)
+        # one unbind per tensor: its backward stacks the expert gradients
         weights = zip(self.w1.unbind(0), self.b1.unbind(0), self.w2.unbind(0), self.b2.unbind(0))
         for count, (w1, b1, w2, b2) in zip(counts, weights):
             if count == 0:
@@ -127,11 +190,10 @@ class BatchedExperts(nn.Module):
             chunk = x[start:start + count]
             start += count
             hidden = self.drop(self.activate(torch.addmm(b1, chunk, w1)))
-            outputs.append(torch.addmm(b2, hidden, w2))
+            outputs.append(self.drop(torch.addmm(b2, hidden, w2)))
         if not outputs:
             return x.new_zeros(0, self.w2.shape[-1]) + 0.0 * self.w2.sum()
-        out = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)
-        return self.drop(out)
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)
 
     def extra_repr(self):
         e, d, h = self.w1.shape
