@@ -5,14 +5,48 @@ DIR] [--resume] [--cfg-options ...] [--launcher pytorch]``). Importing
 damex_mmdet first registers its modules and lets configs inherit
 ``damex_mmdet::...`` bases. ``mim train mmdet CONFIG`` works as well for the
 shipped configs.
+
+mmengine's ``pytorch`` launcher assumes CUDA (``torch.cuda.set_device`` and
+DDP with ``device_ids``). Without CUDA, ``--launcher pytorch`` (torchrun)
+here opens a gloo process group from torchrun's environment first (mmengine
+reuses it) and wraps the model in DDP without device ids, so data-parallel
+training also runs on CPU processes.
 """
 import os.path as osp
 import runpy
+import sys
 
 import mmdet
+import torch
+import torch.distributed as dist
 
 import damex_mmdet  # noqa: F401  (registers modules and the config scope)
 
+CPU_DDP_OPTIONS = ('model_wrapper_cfg.type=MMDistributedDataParallel',
+                   'model_wrapper_cfg.device_ids=None', 'model_wrapper_cfg.broadcast_buffers=False')
+
+
+def prepare_cpu_distributed(argv):
+    """Open a gloo group and add CPU DDP options when launched by torchrun without CUDA.
+
+    Returns:
+        list[str]: the arguments for mmdet's script.
+    """
+    launcher = argv[argv.index('--launcher') + 1] if '--launcher' in argv else 'none'
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return argv
+    if not dist.is_initialized():
+        dist.init_process_group('gloo')  # RANK, WORLD_SIZE, MASTER_* set by torchrun
+    argv = list(argv)
+    if '--cfg-options' in argv:  # a second --cfg-options would replace the user's
+        at = argv.index('--cfg-options') + 1
+        argv[at:at] = CPU_DDP_OPTIONS
+    else:
+        argv += ['--cfg-options', *CPU_DDP_OPTIONS]
+    return argv
+
+
 if __name__ == '__main__':
+    sys.argv = prepare_cpu_distributed(sys.argv)
     runpy.run_path(
         osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py'), run_name='__main__')

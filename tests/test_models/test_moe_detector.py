@@ -34,6 +34,7 @@ def build(base_fn=tiny_dino_cfg, **moe_kwargs):
     model_cfg.update(type='MoEDetector', detector=model_cfg['type'], moe_cfg=moe_cfg(**moe_kwargs))
     torch.manual_seed(0)
     model = MODELS.build(model_cfg)
+    model.init_weights()  # DINO's level_embed is uninitialised memory until then
     return model
 
 
@@ -168,6 +169,7 @@ def test_dense_checkpoint_is_upcycled_on_load():
     dense_cfg = tiny_dino_cfg()
     torch.manual_seed(0)
     dense = MODELS.build(copy.deepcopy(dense_cfg))
+    dense.init_weights()
     model = build()
     result = model.load_state_dict(dense.state_dict(), strict=False)
     assert not result.unexpected_keys

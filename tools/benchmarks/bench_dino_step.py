@@ -55,6 +55,7 @@ def main():
     for name, rel in VARIANTS.items():
         torch.manual_seed(0)
         model = MODELS.build(Config.fromfile(osp.join(CONFIGS, rel)).model).to(args.device)
+        model.init_weights()
         model.train()
         models[name] = model
         optims[name] = torch.optim.AdamW(model.parameters(), lr=1e-4)

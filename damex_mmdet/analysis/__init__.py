@@ -1,0 +1,29 @@
+"""Routing analysis of MoE detectors (DAMEX paper §5: Figure 3, router accuracy, collapse).
+
+- :func:`collect_routing` -> :class:`RoutingStats`: per MoE layer, dataset
+  and expert, the routing weights of tokens matched to ground truth and the
+  top-1 choices of all tokens; utilization heatmaps with
+  :func:`plot_utilization`, router accuracy against the dataset->expert map.
+- :mod:`.collapse`: cosine similarity of experts' weights and outputs.
+- :mod:`.tables`: Table-1 style results tables from metric files.
+"""
+from .builders import build_test_dataloader, load_config, load_moe_detector
+from .collapse import (collapse_verdict, expert_output_similarity, expert_weight_similarity,
+                       mean_off_diagonal, standard_tokens)
+from .matching import GT_FRAMES, gt_boxes_in_input_frame, matched_query_mask
+from .plots import plot_similarity, plot_utilization
+from .routing_collector import RoutingAccumulator, collect_routing, image_dataset_names
+from .routing_stats import TOKEN_KINDS, RoutingStats
+from .tables import (METRICS, gather_method_results, load_ap_results, parse_result_spec,
+                     results_table_rows, write_results_table)
+from .token_capture import capture_moe_inputs
+
+__all__ = [
+    'build_test_dataloader', 'load_config', 'load_moe_detector', 'collapse_verdict',
+    'expert_output_similarity', 'expert_weight_similarity', 'mean_off_diagonal',
+    'standard_tokens', 'GT_FRAMES', 'gt_boxes_in_input_frame', 'matched_query_mask',
+    'plot_similarity', 'plot_utilization', 'RoutingAccumulator', 'collect_routing',
+    'image_dataset_names', 'TOKEN_KINDS', 'RoutingStats', 'METRICS', 'gather_method_results',
+    'load_ap_results', 'parse_result_spec', 'results_table_rows', 'write_results_table',
+    'capture_moe_inputs'
+]

@@ -1,0 +1,114 @@
+"""Heatmaps of routing utilization (DAMEX paper, Figure 3) and expert similarity.
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no change of
+the global backend), so plotting works headless and inside other programs.
+"""
+import os
+import os.path as osp
+from typing import Mapping, Optional, Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .routing_stats import RoutingStats
+
+__all__ = ['plot_utilization', 'plot_similarity']
+
+
+def _heatmap(ax, values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
+             vmin: float, vmax: float, cmap: str, decimals: int = 2):
+    """Draw an annotated heatmap; NaN cells are grey and read ``n/a``."""
+    masked = np.ma.masked_invalid(values)
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad='0.85')
+    image = ax.imshow(masked, cmap=colormap, vmin=vmin, vmax=vmax, aspect='auto')
+    ax.set_xticks(range(len(columns)), labels=list(columns))
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    for (i, j), value in np.ndenumerate(values):
+        finite = np.isfinite(value)
+        red, green, blue, _ = image.cmap(image.norm(value)) if finite else (1, 1, 1, 1)
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # perceived luminance
+        ax.text(j, i, f'{value:.{decimals}f}' if finite else 'n/a', ha='center', va='center',
+                fontsize=8, color='white' if dark else 'black')
+    return image
+
+
+def _save(fig: Figure, out_png: str) -> str:
+    os.makedirs(osp.dirname(osp.abspath(out_png)), exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(out_png, dpi=150)
+    return out_png
+
+
+def plot_utilization(stats: RoutingStats, out_png: str, tokens: str = 'matched',
+                     title: Optional[str] = None) -> str:
+    """One heatmap per MoE layer, side by side: datasets x experts, avg routing weight.
+
+    Cells of the experts a dataset is mapped to (``stats.expert_map``) are
+    outlined. One colour scale, from 0 to the largest weight, for all panels.
+
+    Args:
+        stats (RoutingStats): collected statistics.
+        out_png (str): output file (folders are created).
+        tokens (str): ``'matched'`` (paper) or ``'all'`` tokens.
+        title (str, optional): figure title.
+
+    Returns:
+        str: ``out_png``.
+    """
+    utilization = stats.utilization(tokens)
+    finite = utilization[np.isfinite(utilization)]
+    vmax = float(finite.max()) if finite.size else 1.0
+    num_layers = len(stats.layers)
+    experts = [f'e{e}' for e in range(stats.num_experts)]
+    width = 1.2 + num_layers * (0.9 + 0.55 * stats.num_experts)
+    height = 1.6 + 0.4 * len(stats.dataset_names)
+    fig = Figure(figsize=(width, height), layout='constrained')
+    axes = fig.subplots(1, num_layers, squeeze=False)[0]
+    for layer_idx, (ax, layer) in enumerate(zip(axes, stats.layers)):
+        image = _heatmap(ax, utilization[layer_idx], stats.dataset_names, experts, 0.0, vmax,
+                         'viridis')
+        ax.set_title(layer, fontsize=9)
+        ax.set_xlabel('expert')
+        if layer_idx:
+            ax.tick_params(labelleft=False)
+        for d, name in enumerate(stats.dataset_names):
+            for e in (stats.expert_map or {}).get(name, ()):
+                ax.add_patch(Rectangle((e - 0.5, d - 0.5), 1, 1, fill=False, lw=2,
+                                       edgecolor='red'))
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label='average routing weight')
+    default = f'Expert utilization ({tokens} tokens)' + (
+        '; red: mapped expert h(d)' if stats.expert_map else '')
+    fig.suptitle(title or default, fontsize=10)
+    return _save(fig, out_png)
+
+
+def plot_similarity(matrices: Mapping[str, np.ndarray], out_png: str,
+                    title: str = 'Expert similarity (cosine)') -> str:
+    """One E x E heatmap per entry of ``matrices`` (e.g. per layer), side by side.
+
+    Args:
+        matrices (Mapping[str, array]): panel title -> (E, E) similarity.
+        out_png (str): output file.
+        title (str): figure title.
+
+    Returns:
+        str: ``out_png``.
+    """
+    if not matrices:
+        raise ValueError('plot_similarity needs at least one matrix.')
+    names = list(matrices)
+    size = np.asarray(matrices[names[0]]).shape[0]
+    labels = [f'e{e}' for e in range(size)]
+    fig = Figure(figsize=(1.2 + len(names) * (0.9 + 0.5 * size), 1.6 + 0.45 * size),
+                 layout='constrained')
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        image = _heatmap(ax, np.asarray(matrices[name], dtype=float), labels, labels, -1.0, 1.0,
+                         'coolwarm')
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label='cosine similarity')
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, out_png)

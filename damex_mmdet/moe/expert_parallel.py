@@ -1,0 +1,248 @@
+"""Expert parallelism: each rank holds ``E / W`` experts and tokens travel to them.
+
+Shape shorthand: ``N`` local tokens, ``D`` model dim, ``H`` expert hidden dim,
+``E`` experts in total, ``W`` ranks in the process group, ``L = E / W`` local
+experts, ``M`` kept local (token, expert) assignments, ``R`` assignments this
+rank's experts receive from all ranks.
+
+Rank ``r`` owns experts ``[r * L, (r + 1) * L)``. One forward of
+:class:`ExpertParallelMoEFFN` on every rank:
+
+1. route and dispatch the local tokens exactly as :class:`MoEFFN` does (the
+   router is replicated, the capacity is applied to the local tokens);
+2. exchange the per-expert counts with one ``all_to_all`` of an (E,) tensor,
+   so every rank knows how many rows it will receive from each rank;
+3. send the grouped tokens to the ranks owning their experts
+   (``all_to_all_single`` with variable split sizes), regroup the received
+   rows by local expert, run the ``L`` local experts, undo the regrouping;
+4. send the outputs back with the reverse ``all_to_all_single`` and combine.
+
+Gradients flow through both exchanges (the backward of an all-to-all is the
+all-to-all with swapped split sizes), so a local expert's gradient sums the
+contributions of the tokens of *every* rank. Those parameters must therefore
+not be averaged again by data parallelism: see :func:`expert_parameter_names`.
+Everything here is plain ``torch.distributed`` (gloo on CPU, NCCL on GPU).
+"""
+from typing import Dict, List
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from .context import RoutingRecord
+from .dispatch import combine, make_dispatch
+from .experts import BatchedExperts
+from .layer import MoEFFN
+
+__all__ = [
+    'all_to_all_rows', 'shard_experts', 'gather_experts', 'expert_parameter_names',
+    'ExpertParallelMoEFFN'
+]
+
+_EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
+
+
+class _AllToAllRows(torch.autograd.Function):
+    """Differentiable ``all_to_all_single`` along dim 0 with variable splits."""
+
+    @staticmethod
+    def forward(ctx, x, send_sizes, recv_sizes, group):
+        ctx.sizes, ctx.group = (send_sizes, recv_sizes), group
+        out = x.new_empty((sum(recv_sizes), ) + tuple(x.shape[1:]))
+        dist.all_to_all_single(out, x.contiguous(), recv_sizes, send_sizes, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        send_sizes, recv_sizes = ctx.sizes
+        back = _AllToAllRows.apply(grad.contiguous(), recv_sizes, send_sizes, ctx.group)
+        return back, None, None, None
+
+
+def all_to_all_rows(x: Tensor, send_sizes: List[int], recv_sizes: List[int],
+                    group=None) -> Tensor:
+    """Send ``x[rows of block j]`` to rank ``j``; differentiable.
+
+    Args:
+        x (Tensor): (sum(send_sizes), ...) rows grouped by destination rank.
+        send_sizes (list[int]): (W,) rows for each destination rank.
+        recv_sizes (list[int]): (W,) rows coming from each source rank.
+        group (ProcessGroup, optional): defaults to the world.
+
+    Returns:
+        Tensor: (sum(recv_sizes), ...) rows grouped by source rank.
+    """
+    return _AllToAllRows.apply(x, list(send_sizes), list(recv_sizes), group)
+
+
+def _rank_and_size(group) -> tuple:
+    if not dist.is_available() or not dist.is_initialized():
+        raise RuntimeError('expert parallelism needs an initialised torch.distributed process '
+                           'group; call torch.distributed.init_process_group first.')
+    return dist.get_rank(group), dist.get_world_size(group)
+
+
+def shard_experts(experts: BatchedExperts, rank: int, world_size: int) -> BatchedExperts:
+    """Copy the ``L = E / W`` experts of ``rank`` into a new :class:`BatchedExperts`.
+
+    Args:
+        experts (BatchedExperts): all ``E`` experts (identical on every rank).
+        rank (int): this rank in the expert-parallel group.
+        world_size (int): ``W``; must divide ``E``.
+
+    Returns:
+        BatchedExperts: ``L`` experts, same activation and dropout.
+    """
+    num_experts, embed_dims, hidden = experts.w1.shape
+    if world_size < 1 or num_experts % world_size:
+        raise ValueError(f'expert parallelism needs num_experts divisible by the group size, '
+                         f'got num_experts={num_experts} and world_size={world_size}; choose '
+                         'a number of experts that is a multiple of the number of ranks.')
+    local = num_experts // world_size
+    shard = BatchedExperts(local, embed_dims, hidden, act_cfg=None, ffn_drop=experts.drop.p)
+    shard.activate = experts.activate
+    with torch.no_grad():
+        for name in _EXPERT_PARAMS:
+            full = getattr(experts, name)
+            getattr(shard, name).copy_(full[rank * local:(rank + 1) * local])
+    return shard.to(device=experts.w1.device, dtype=experts.w1.dtype)
+
+
+@torch.no_grad()
+def gather_experts(experts: BatchedExperts, group=None) -> Dict[str, Tensor]:
+    """All-gather the local expert shards into full ``(E, ...)`` tensors on every rank.
+
+    Every rank of ``group`` must call it (it is a collective).
+
+    Args:
+        experts (BatchedExperts): this rank's ``L`` experts.
+        group (ProcessGroup, optional): the expert-parallel group.
+
+    Returns:
+        dict[str, Tensor]: ``w1`` (E, D, H), ``b1`` (E, H), ``w2`` (E, H, D),
+        ``b2`` (E, D), experts in rank order, i.e. the state of the
+        single-process :class:`BatchedExperts`.
+    """
+    _, world_size = _rank_and_size(group)
+    full = {}
+    for name in _EXPERT_PARAMS:
+        local = getattr(experts, name).detach().contiguous()
+        parts = [torch.empty_like(local) for _ in range(world_size)]
+        dist.all_gather(parts, local, group=group)
+        full[name] = torch.cat(parts, 0)
+    return full
+
+
+def expert_parameter_names(model: torch.nn.Module) -> List[str]:
+    """Names of the parameters held by expert-parallel layers of ``model``.
+
+    Data parallelism must leave them alone (their gradients already sum the
+    tokens of every rank), e.g. ``DistributedDataParallel.
+    _set_params_and_buffers_to_ignore_for_model(model, names)`` before
+    wrapping.
+
+    Returns:
+        list[str]: e.g. ``['decoder.layers.0.ffn.experts.w1', ...]``.
+    """
+    names = []
+    for prefix, module in model.named_modules():
+        if isinstance(module, ExpertParallelMoEFFN):
+            base = f'{prefix}.experts.' if prefix else 'experts.'
+            names += [base + name for name in _EXPERT_PARAMS]
+    return names
+
+
+class ExpertParallelMoEFFN(MoEFFN):
+    """:class:`MoEFFN` whose experts are spread over the ranks of a process group.
+
+    Build it from a full layer with :meth:`from_moe` (same weights on every
+    rank, e.g. the same seed or a loaded checkpoint). Every rank of the group
+    must call ``forward`` (and later ``backward``) the same number of times,
+    even with zero tokens, because the exchanges are collectives.
+
+    Limits: the capacity is applied to each rank's tokens before the exchange
+    (as under data parallelism), so with a finite ``capacity_factor`` the
+    dropped tokens can differ from one process seeing all tokens; with
+    ``capacity_factor=0`` (no dropping) results are identical.
+
+    Attributes:
+        group (ProcessGroup, optional): the expert-parallel group (world if None).
+        experts (BatchedExperts): the ``L`` local experts; the state dict
+            therefore holds ``(L, ...)`` tensors, see :meth:`full_expert_state`.
+    """
+
+    @classmethod
+    def from_moe(cls, layer: MoEFFN, group=None) -> 'ExpertParallelMoEFFN':
+        """Keep ``layer``'s router, dropout and settings and this rank's expert shard.
+
+        Args:
+            layer (MoEFFN): the full layer (all ``E`` experts).
+            group (ProcessGroup, optional): defaults to the world.
+
+        Returns:
+            ExpertParallelMoEFFN: shares the router with ``layer``.
+        """
+        rank, world_size = _rank_and_size(group)
+        # MoEFFN.__init__ would allocate all E experts again: copy the settings instead
+        parallel = cls.__new__(cls)
+        torch.nn.Module.__init__(parallel)
+        for key in ('embed_dims', 'feedforward_channels', 'num_experts', 'capacity_factor',
+                    'batch_prioritized', 'batch_first', 'add_identity', 'init_mode',
+                    'layer_name', 'routing_context'):
+            setattr(parallel, key, getattr(layer, key))
+        parallel.router = layer.router
+        parallel.dropout_layer = layer.dropout_layer
+        parallel.experts = shard_experts(layer.experts, rank, world_size)
+        parallel.group = group
+        return parallel
+
+    def full_expert_state(self) -> Dict[str, Tensor]:
+        """All experts as ``(E, ...)`` tensors on every rank (collective)."""
+        return gather_experts(self.experts, self.group)
+
+    def moe(self, x: Tensor) -> Tensor:
+        """The mixture without residual: (B, T, D) -> (B, T, D)."""
+        batch, tokens, dims = x.shape
+        rank, world_size = _rank_and_size(self.group)
+        local = self.experts.num_experts
+        flat = x.reshape(batch * tokens, dims)
+        plan = self.router(flat, self.routing_context.token_targets(batch, tokens))
+        dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
+                                 self.capacity_factor, self.batch_prioritized)
+        # 1. counts: row s of `recv` = rows rank s sends to each of my L experts
+        send_counts = torch.tensor(dispatch.counts, dtype=torch.long, device=x.device)
+        recv = torch.empty_like(send_counts)
+        dist.all_to_all_single(recv, send_counts, group=self.group)
+        recv = recv.view(world_size, local)
+        send_sizes = send_counts.view(world_size, local).sum(1).tolist()
+        recv_sizes = recv.sum(1).tolist()
+        # 2. tokens to their experts' ranks; received rows are (source, expert)-major
+        received = all_to_all_rows(flat.index_select(0, dispatch.token), send_sizes, recv_sizes,
+                                   self.group)
+        row_expert = torch.arange(local, device=x.device).repeat(world_size)
+        order = row_expert.repeat_interleave(recv.flatten()).sort(stable=True).indices
+        out = self.experts(received.index_select(0, order), recv.sum(0).tolist())
+        out = out.index_select(0, torch.argsort(order))  # back to (source, expert) order
+        # 3. outputs back to the ranks that own the tokens, then the usual combine
+        expert_out = all_to_all_rows(out, recv_sizes, send_sizes, self.group)
+        mixed = combine(expert_out, dispatch, flat.shape[0])
+        self.routing_context.add(
+            RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
+        return mixed.view(batch, tokens, dims)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Accept full ``(E, ...)`` expert tensors (a gathered or single-process
+        checkpoint) and keep this rank's slice; local ``(L, ...)`` ones load as is."""
+        local = self.experts.num_experts
+        for name in _EXPERT_PARAMS:
+            key = f'{prefix}experts.{name}'
+            value = state_dict.get(key)
+            if value is not None and value.shape[0] == self.num_experts != local:
+                rank = _rank_and_size(self.group)[0]
+                state_dict[key] = value[rank * local:(rank + 1) * local]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def extra_repr(self):
+        return super().extra_repr() + f', local_experts={self.experts.num_experts}'

@@ -1,0 +1,150 @@
+"""ExpertMapHook and RoutingStatsHook with small fake runners."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from damex_mmdet.engine import CHECKPOINT_META_KEY, ExpertMapHook, RoutingStatsHook
+from damex_mmdet.moe import ExpertMap
+
+
+class RecordingLogger:
+
+    def __init__(self):
+        self.infos, self.warnings = [], []
+
+    def info(self, message):
+        self.infos.append(message)
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+class RecordingVisualizer:
+
+    def __init__(self):
+        self.calls = []
+
+    def add_scalars(self, scalars, step=0, **kwargs):
+        self.calls.append((dict(scalars), step))
+
+
+class FakeMoEModel:
+    """What the hooks read from an MoE detector."""
+
+    def __init__(self, expert_map=None, metrics=None):
+        self.expert_map = expert_map
+        self.last_routing_metrics = metrics or {}
+
+    def moe_summary(self):
+        return dict(layers=['decoder.layers.0.ffn'], num_experts=4,
+                    router=dict(type='DatasetAwareRouter'),
+                    expert_map=self.expert_map.to_dict() if self.expert_map else None)
+
+
+def fake_runner(model, iteration=0, dataset_names=None):
+    metainfo = {} if dataset_names is None else dict(dataset_names=dataset_names)
+    return SimpleNamespace(
+        model=model, iter=iteration, logger=RecordingLogger(), visualizer=RecordingVisualizer(),
+        train_dataloader=SimpleNamespace(dataset=SimpleNamespace(metainfo=metainfo)))
+
+
+def metrics(with_accuracy=True):
+    out = dict(load=torch.tensor([3.0, 1.0, 0.0, 0.0]), drop_fraction=torch.tensor(0.25),
+               gate_entropy=torch.tensor(0.5))
+    if with_accuracy:
+        out['router_accuracy'] = torch.tensor(0.75)
+    return out
+
+
+# ----------------------------------------------------------------- RoutingStatsHook
+def test_routing_stats_logged_every_interval_as_shares():
+    model = FakeMoEModel(metrics=dict(dec0=metrics(), dec2=metrics(with_accuracy=False)))
+    hook = RoutingStatsHook(interval=2)
+    runner = fake_runner(model, iteration=0)
+    hook.after_train_iter(runner, batch_idx=0)  # iteration 1: not a multiple of 2
+    assert runner.visualizer.calls == []
+    runner.iter = 1
+    hook.after_train_iter(runner, batch_idx=1)
+    (scalars, step), = runner.visualizer.calls
+    assert step == 2
+    assert scalars['routing/dec0/load_e0'] == pytest.approx(0.75)  # 3 of 4 tokens
+    assert scalars['routing/dec0/load_e1'] == pytest.approx(0.25)
+    assert scalars['routing/dec0/load_e3'] == 0.0
+    assert scalars['routing/dec0/drop'] == pytest.approx(0.25)
+    assert scalars['routing/dec0/gate_entropy'] == pytest.approx(0.5)
+    assert scalars['routing/dec0/router_acc'] == pytest.approx(0.75)
+    assert 'routing/dec2/router_acc' not in scalars and 'routing/dec2/drop' in scalars
+    assert len(scalars) == 2 * 7 - 1
+
+
+def test_routing_stats_skip_dense_models_and_empty_metrics():
+    hook = RoutingStatsHook(interval=1)
+    dense = fake_runner(torch.nn.Linear(2, 2))
+    hook.after_train_iter(dense, batch_idx=0)
+    empty = fake_runner(FakeMoEModel())
+    hook.after_train_iter(empty, batch_idx=0)
+    assert dense.visualizer.calls == [] and empty.visualizer.calls == []
+    # no token at all: shares are 0, not NaN
+    runner = fake_runner(FakeMoEModel(metrics=dict(dec0=dict(metrics(), load=torch.zeros(4)))))
+    hook.after_train_iter(runner, batch_idx=0)
+    assert runner.visualizer.calls[0][0]['routing/dec0/load_e0'] == 0.0
+
+
+def test_routing_stats_interval_must_be_positive():
+    with pytest.raises(ValueError, match='interval must be >= 1'):
+        RoutingStatsHook(interval=0)
+
+
+# ----------------------------------------------------------------- ExpertMapHook
+def test_checkpoint_meta_stores_the_moe_summary():
+    model = FakeMoEModel(ExpertMap(dict(kitti=[0], voc=[1, 2]), num_experts=4))
+    checkpoint = dict(meta=dict(epoch=3))
+    ExpertMapHook().before_save_checkpoint(fake_runner(model), checkpoint)
+    assert checkpoint['meta']['epoch'] == 3
+    assert checkpoint['meta'][CHECKPOINT_META_KEY] == dict(
+        layers=['decoder.layers.0.ffn'], num_experts=4, router=dict(type='DatasetAwareRouter'),
+        expert_map=dict(kitti=[0], voc=[1, 2]))
+    bare = {}
+    ExpertMapHook().before_save_checkpoint(fake_runner(model), bare)
+    assert CHECKPOINT_META_KEY in bare['meta']
+
+
+def test_loading_a_checkpoint_restores_its_map_and_warns_on_mismatch():
+    stored = dict(num_experts=4, expert_map=dict(kitti=[3], voc=[1]))
+    checkpoint = dict(meta={CHECKPOINT_META_KEY: stored})
+    model = FakeMoEModel(ExpertMap(dict(kitti=[0], voc=[1]), num_experts=4))
+    runner = fake_runner(model)
+    ExpertMapHook().after_load_checkpoint(runner, checkpoint)
+    assert model.expert_map == ExpertMap(dict(kitti=[3], voc=[1]), num_experts=4)
+    assert len(runner.logger.warnings) == 1 and "using the checkpoint's map" in \
+        runner.logger.warnings[0]
+    # same map again: no warning; a model built without a map gets one
+    ExpertMapHook().after_load_checkpoint(runner, checkpoint)
+    assert len(runner.logger.warnings) == 1
+    mapless = FakeMoEModel()
+    ExpertMapHook().after_load_checkpoint(fake_runner(mapless), checkpoint)
+    assert mapless.expert_map.to_dict() == dict(kitti=[3], voc=[1])
+
+
+def test_loading_a_checkpoint_without_map_keeps_the_config_map():
+    original = ExpertMap(dict(kitti=[0]), num_experts=2)
+    model = FakeMoEModel(original)
+    for checkpoint in ({}, dict(meta={}), dict(meta={CHECKPOINT_META_KEY: dict(
+            num_experts=2, expert_map=None)})):
+        ExpertMapHook().after_load_checkpoint(fake_runner(model), checkpoint)
+        assert model.expert_map is original
+
+
+def test_before_train_validates_the_map_against_the_training_datasets():
+    model = FakeMoEModel(ExpertMap(dict(kitti=[0], voc=[1]), num_experts=2))
+    runner = fake_runner(model, dataset_names=('kitti', 'voc'))
+    ExpertMapHook().before_train(runner)
+    assert "{'kitti': [0], 'voc': [1]}" in runner.logger.infos[0]
+    with pytest.raises(ValueError, match=r"no entry for dataset\(s\) \['lisa'\]"):
+        ExpertMapHook().before_train(fake_runner(model, dataset_names=('kitti', 'voc', 'lisa')))
+    with pytest.raises(ValueError, match=r"names dataset\(s\) \['voc'\]"):
+        ExpertMapHook().before_train(fake_runner(model, dataset_names=('kitti', )))
+    # no MultiDataset metainfo or no map: nothing to check
+    ExpertMapHook().before_train(fake_runner(model))
+    ExpertMapHook().before_train(fake_runner(FakeMoEModel(), dataset_names=('kitti', )))

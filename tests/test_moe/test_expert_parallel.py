@@ -1,0 +1,165 @@
+"""Expert parallelism on 2 CPU processes (gloo) equals one process on all tokens.
+
+One spawn runs every scenario: each rank saves its outputs and gradients, the
+test process compares them with a single-process :class:`MoEFFN` holding the
+same full weights and fed the concatenation of both ranks' tokens.
+"""
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, all_to_all_rows,
+                                             expert_parameter_names, shard_experts)
+
+D, H, E, T = 8, 16, 4, 3
+# per-rank batch sizes (images of T tokens): unequal token counts, and a rank with none
+BATCHES = {'topk2': (3, 2), 'one_sided': (3, 2), 'empty_rank': (2, 0)}
+EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
+
+
+def _layer(case):
+    torch.manual_seed(0)
+    top_k = 2 if case == 'topk2' else 1
+    layer = MoEFFN(D, H, num_experts=E, router=dict(type='TopKRouter', top_k=top_k,
+                                                    gate_noise=0.0, balance_weight=0.0))
+    if case == 'one_sided':
+        # expert = argmax of the first E dims: rank 0's tokens only use experts 0, 1
+        with torch.no_grad():
+            layer.router.gate.weight.zero_()
+            layer.router.gate.weight[:, :E] = torch.eye(E)
+    return layer
+
+
+def _tokens(case):
+    """Rank tokens (B_r, T, D) and output cotangents, identical in every process."""
+    gen = torch.Generator().manual_seed(1)
+    xs = [torch.randn(b, T, D, generator=gen) for b in BATCHES[case]]
+    cots = [torch.randn(b, T, D, generator=gen) for b in BATCHES[case]]
+    if case == 'one_sided':
+        xs[0][..., 2:E] = -5.0  # rank 0 never picks experts 2, 3 (hosted by rank 1)
+        xs[1][..., 3] = -5.0  # and nobody picks expert 3
+    return xs, cots
+
+
+def _worker(rank, init_file, out_dir):
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    results = {}
+    for case in BATCHES:
+        full = _layer(case)
+        layer = ExpertParallelMoEFFN.from_moe(full)
+        x, cot = (t[rank] for t in _tokens(case))
+        x.requires_grad_(True)
+        out = layer(x)
+        (out * cot).sum().backward()
+        grads = {}
+        for name in EXPERT_PARAMS:
+            local_grad = getattr(layer.experts, name).grad
+            parts = [torch.empty_like(local_grad) for _ in range(2)]
+            dist.all_gather(parts, local_grad)
+            grads[name] = torch.cat(parts)
+        results[case] = dict(out=out.detach(), x_grad=x.grad, expert_grads=grads,
+                             gate_grad=layer.router.gate.weight.grad,
+                             local_experts=layer.experts.num_experts)
+    # checkpoint round trip: gather, then load the full state into a fresh EP layer
+    full = _layer('topk2')
+    layer = ExpertParallelMoEFFN.from_moe(full)
+    with torch.no_grad():
+        layer.experts.w1.add_(rank + 1.0)  # make the shards differ from the init
+    gathered = layer.full_expert_state()
+    fresh = ExpertParallelMoEFFN.from_moe(MoEFFN(D, H, num_experts=E))
+    state = dict(layer.state_dict())
+    state.update({f'experts.{k}': v for k, v in gathered.items()})
+    fresh.load_state_dict(state, strict=True)
+    results['roundtrip'] = dict(gathered=gathered, reloaded_w1=fresh.experts.w1.detach(),
+                                names=expert_parameter_names(torch.nn.ModuleDict(dict(ffn=layer))))
+    # the raw exchange: rank 0 sends 1 row to itself and 2 to rank 1; rank 1 sends 0 and 1
+    rows = torch.arange(3.0)[:, None] if rank == 0 else torch.tensor([[7.0]])
+    rows.requires_grad_(True)
+    send, recv = ([1, 2], [1, 0]) if rank == 0 else ([0, 1], [2, 1])
+    moved = all_to_all_rows(rows, send, recv)
+    (moved * (torch.arange(moved.shape[0])[:, None] + 1.0)).sum().backward()
+    results['exchange'] = dict(moved=moved.detach(), grad=rows.grad)
+    torch.save(results, f'{out_dir}/rank{rank}.pth')
+    dist.destroy_process_group()
+
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ep')
+    mp.spawn(_worker, args=(str(tmp / 'init'), str(tmp)), nprocs=2, join=True)
+    return [torch.load(tmp / f'rank{r}.pth', weights_only=False) for r in range(2)]
+
+
+def _reference(case):
+    layer = _layer(case)
+    xs, cots = _tokens(case)
+    x = torch.cat(xs).requires_grad_(True)
+    out = layer(x)
+    (out * torch.cat(cots)).sum().backward()
+    return layer, x, out
+
+
+@pytest.mark.parametrize('case', list(BATCHES))
+def test_outputs_and_gradients_match_one_process(ranks, case):
+    layer, x, out = _reference(case)
+    sizes = list(BATCHES[case])
+    for ref, got in zip(out.split(sizes), (r[case]['out'] for r in ranks)):
+        torch.testing.assert_close(got, ref.detach(), atol=1e-5, rtol=1e-5)
+    for ref, got in zip(x.grad.split(sizes), (r[case]['x_grad'] for r in ranks)):
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    # the replicated gate: data parallelism sums (then averages) the rank gradients
+    gate = ranks[0][case]['gate_grad'] + ranks[1][case]['gate_grad']
+    torch.testing.assert_close(gate, layer.router.gate.weight.grad, atol=1e-5, rtol=1e-5)
+    # the sharded experts: the local gradients already hold every rank's tokens
+    for name in EXPERT_PARAMS:
+        for r in range(2):
+            torch.testing.assert_close(ranks[r][case]['expert_grads'][name],
+                                       getattr(layer.experts, name).grad, atol=1e-5, rtol=1e-5)
+    assert ranks[0][case]['local_experts'] == ranks[1][case]['local_experts'] == E // 2
+
+
+def test_one_sided_routing_leaves_unused_expert_with_zero_gradient(ranks):
+    grads = ranks[1]['one_sided']['expert_grads']
+    assert grads['w1'][3].abs().sum() == 0 and grads['b2'][3].abs().sum() == 0
+    assert grads['w1'][2].abs().sum() > 0  # expert 2 was used by rank 1 only
+
+
+def test_checkpoint_gather_round_trip(ranks):
+    init = _layer('topk2').experts
+    gathered = ranks[0]['roundtrip']['gathered']
+    torch.testing.assert_close(gathered['w1'][:2], init.w1[:2] + 1.0)  # rank 0 added 1
+    torch.testing.assert_close(gathered['w1'][2:], init.w1[2:] + 2.0)  # rank 1 added 2
+    torch.testing.assert_close(ranks[1]['roundtrip']['gathered']['w1'], gathered['w1'])
+    for r in range(2):  # a full state loads into the shard of each rank
+        torch.testing.assert_close(ranks[r]['roundtrip']['reloaded_w1'],
+                                   gathered['w1'][2 * r:2 * r + 2])
+    # and into a single-process layer, strictly
+    single = MoEFFN(D, H, num_experts=E)
+    state = dict(single.state_dict())
+    state.update({f'experts.{k}': v for k, v in gathered.items()})
+    single.load_state_dict(state, strict=True)
+    assert ranks[0]['roundtrip']['names'] == [f'ffn.experts.{n}' for n in EXPERT_PARAMS]
+
+
+def test_variable_split_exchange_and_its_backward(ranks):
+    # rank 0 receives its own row 0 and rank 1 nothing; rank 1 receives rank 0's rows 1, 2 and its 7
+    torch.testing.assert_close(ranks[0]['exchange']['moved'], torch.tensor([[0.0]]))
+    torch.testing.assert_close(ranks[1]['exchange']['moved'], torch.tensor([[1.0], [2.0], [7.0]]))
+    # d(sum_i (i + 1) * moved_i): rank 1 weighs its rows by 1, 2, 3 and sends that back
+    torch.testing.assert_close(ranks[0]['exchange']['grad'], torch.tensor([[1.0], [1.0], [2.0]]))
+    torch.testing.assert_close(ranks[1]['exchange']['grad'], torch.tensor([[3.0]]))
+
+
+def test_shard_needs_divisible_experts():
+    with pytest.raises(ValueError, match='num_experts=4 and world_size=3'):
+        shard_experts(MoEFFN(D, H, num_experts=E).experts, 0, 3)
+    shard = shard_experts(_layer('topk2').experts, 1, 2)
+    torch.testing.assert_close(shard.w2, _layer('topk2').experts.w2[2:])
+
+
+def test_from_moe_needs_a_process_group():
+    with pytest.raises(RuntimeError, match='init_process_group'):
+        ExpertParallelMoEFFN.from_moe(MoEFFN(D, H, num_experts=E))
