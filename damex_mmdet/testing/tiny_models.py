@@ -10,7 +10,10 @@ import os.path as osp
 
 from mmengine.config import Config
 
-__all__ = ['mmdet_config_path', 'tiny_dino_cfg', 'tiny_deformable_detr_cfg', 'tiny_detr_cfg']
+__all__ = [
+    'mmdet_config_path', 'tiny_detr_family_cfg', 'tiny_dino_cfg', 'tiny_deformable_detr_cfg',
+    'tiny_detr_cfg'
+]
 
 
 def mmdet_config_path(relative: str) -> str:
@@ -22,7 +25,7 @@ def mmdet_config_path(relative: str) -> str:
 def _shrink(model, num_classes, num_queries):
     model.backbone.update(depth=18, init_cfg=None)
     if 'neck' in model and model.neck is not None:
-        channels = {2: [256, 512], 3: [128, 256, 512]}[len(model.neck.in_channels)]
+        channels = {1: [512], 2: [256, 512], 3: [128, 256, 512]}[len(model.neck.in_channels)]
         model.neck.in_channels = channels
     model.encoder.num_layers = 2
     model.decoder.num_layers = 3
@@ -42,26 +45,20 @@ def tiny_dino_cfg(num_classes: int = 4, num_queries: int = 30, num_dn_queries: i
     return model.to_dict()
 
 
-def tiny_deformable_detr_cfg(num_classes: int = 4, num_queries: int = 30) -> dict:
-    """Deformable DETR with a ResNet-18 and 2 + 3 transformer layers."""
-    cfg = Config.fromfile(
-        mmdet_config_path('deformable_detr/deformable-detr_r50_16xb2-50e_coco.py'))
+def tiny_detr_family_cfg(relative: str, num_classes: int = 4, num_queries: int = 30) -> dict:
+    """Shrunk model config of any mmdet DETR-family config, e.g. ``'dab_detr/xxx.py'``."""
+    cfg = Config.fromfile(mmdet_config_path(relative))
     model = _shrink(copy.deepcopy(cfg.model), num_classes, num_queries)
     model.test_cfg.max_per_img = num_queries
     return model.to_dict()
 
 
+def tiny_deformable_detr_cfg(num_classes: int = 4, num_queries: int = 30) -> dict:
+    """Deformable DETR with a ResNet-18 and 2 + 3 transformer layers."""
+    return tiny_detr_family_cfg('deformable_detr/deformable-detr_r50_16xb2-50e_coco.py',
+                                num_classes, num_queries)
+
+
 def tiny_detr_cfg(num_classes: int = 4, num_queries: int = 30) -> dict:
     """DETR with a ResNet-18 (single scale) and 2 + 3 transformer layers."""
-    cfg = Config.fromfile(mmdet_config_path('detr/detr_r50_8xb2-150e_coco.py'))
-    model = copy.deepcopy(cfg.model)
-    model.backbone.update(depth=18, init_cfg=None)
-    model.neck.in_channels = [512]
-    model.encoder.num_layers = 2
-    model.decoder.num_layers = 3
-    for part in (model.encoder, model.decoder):
-        part.layer_cfg.ffn_cfg.feedforward_channels = 512
-    model.bbox_head.num_classes = num_classes
-    model.num_queries = num_queries
-    model.test_cfg.max_per_img = num_queries
-    return model.to_dict()
+    return tiny_detr_family_cfg('detr/detr_r50_8xb2-150e_coco.py', num_classes, num_queries)

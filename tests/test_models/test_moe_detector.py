@@ -11,7 +11,7 @@ from mmengine.structures import InstanceData
 from damex_mmdet.models import MoEDetectorMixin, matching_foreground_mask
 from damex_mmdet.moe import MoEFFN
 from damex_mmdet.testing.tiny_models import (tiny_deformable_detr_cfg, tiny_detr_cfg,
-                                             tiny_dino_cfg)
+                                             tiny_detr_family_cfg, tiny_dino_cfg)
 
 register_all_modules()
 
@@ -61,7 +61,18 @@ def make_batch(model, with_names=True, empty=False, size=64):
     return data['inputs'], data['data_samples']
 
 
-@pytest.mark.parametrize('base_fn', [tiny_dino_cfg, tiny_deformable_detr_cfg, tiny_detr_cfg])
+def tiny_conditional_detr_cfg():
+    return tiny_detr_family_cfg('conditional_detr/conditional-detr_r50_8xb2-50e_coco.py')
+
+
+def tiny_dab_detr_cfg():
+    return tiny_detr_family_cfg('dab_detr/dab-detr_r50_8xb2-50e_coco.py')
+
+
+@pytest.mark.parametrize('base_fn', [
+    tiny_dino_cfg, tiny_deformable_detr_cfg, tiny_detr_cfg, tiny_conditional_detr_cfg,
+    tiny_dab_detr_cfg
+])
 def test_conversion_by_config_on_detr_family(base_fn):
     model = build(base_fn)
     assert isinstance(model, MoEDetectorMixin)
