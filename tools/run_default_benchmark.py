@@ -16,7 +16,7 @@ import os
 import os.path as osp
 import time
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -45,6 +45,8 @@ def parse_args():
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the schedule length (iterations)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config keys of every variant, as in tools/train.py')
     return parser.parse_args()
 
 
@@ -57,6 +59,7 @@ def set_data_root(cfg, data_root):
 
 def build_config(variant, args):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, VARIANTS[variant]))
+    cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = osp.join(args.work_dir, variant)
     cfg.randomness = dict(seed=args.seed)
     set_data_root(cfg, args.data_root)
