@@ -14,6 +14,10 @@ model = dict(
                     balance_weight=0.1),
         capacity_factor=1.25,
         balance_tokens='foreground',
+        # experts start as copies of one freshly initialised FFN: on this short
+        # from-scratch schedule it measured +17.9 mean AP50 for DAMEX over
+        # independently initialised experts (README, results)
+        expert_init='upcycle',
         # used only to report router accuracy against the DAMEX map
         expert_map=_base_.damex_default_expert_map))
 custom_hooks = [dict(type='ExpertMapHook'), dict(type='RoutingStatsHook', interval=50)]

@@ -19,7 +19,7 @@ import bisect
 import copy
 import logging
 from collections.abc import Mapping
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
@@ -29,55 +29,10 @@ from torch.utils.data import Dataset
 
 from mmdet.registry import DATASETS
 
-__all__ = ['MultiDataset', 'build_label_space']
+from .label_space import build_label_space, class_palette
 
-_LABEL_SPACES = ('partitioned', 'unified')
+__all__ = ['MultiDataset']
 _RESERVED_NAMES = ('mean', )
-
-
-def _palette(num_classes: int, seed: int = 0) -> List[Tuple[int, int, int]]:
-    """Reproducible random RGB colours, one per class."""
-    rng = np.random.default_rng(seed)
-    colours = rng.integers(0, 256, size=(num_classes, 3))
-    return [tuple(int(c) for c in colour) for colour in colours]
-
-
-def build_label_space(dataset_classes: Mapping,
-                      label_space: str = 'partitioned') -> dict:
-    """Combined label space of several datasets.
-
-    Args:
-        dataset_classes (Mapping[str, Sequence[str]]): Ordered mapping from
-            dataset name to its class names (local label order).
-        label_space (str): ``'partitioned'`` or ``'unified'``.
-
-    Returns:
-        dict: ``classes`` (tuple of combined names) and ``label_maps``
-        (``{name: tuple}`` giving the combined label of each local label);
-        ``class_ranges`` (``{name: (start, end)}``, half-open) is added for
-        ``'partitioned'``.
-    """
-    if label_space not in _LABEL_SPACES:
-        raise ValueError(f'MultiDataset got label_space={label_space!r}; use '
-                         f'one of {_LABEL_SPACES}.')
-    classes: List[str] = []
-    label_maps: Dict[str, Tuple[int, ...]] = {}
-    ranges: Dict[str, Tuple[int, int]] = {}
-    for name, names in dataset_classes.items():
-        if label_space == 'partitioned':
-            start = len(classes)
-            classes.extend(f'{name}/{cls}' for cls in names)
-            ranges[name] = (start, len(classes))
-            label_maps[name] = tuple(range(start, len(classes)))
-        else:
-            for cls in names:
-                if cls not in classes:
-                    classes.append(cls)
-            label_maps[name] = tuple(classes.index(cls) for cls in names)
-    space = dict(classes=tuple(classes), label_maps=label_maps)
-    if label_space == 'partitioned':
-        space['class_ranges'] = ranges
-    return space
 
 
 def _check_coco_categories(name: str, dataset: BaseDataset) -> None:
@@ -247,7 +202,7 @@ class MultiDataset(Dataset):
             for name, ds in zip(self.dataset_names, self.datasets)
         }
         space = build_label_space(dataset_classes, self.label_space)
-        palette = _palette(len(space['classes']))
+        palette = class_palette(len(space['classes']))
         for name, ds in zip(self.dataset_names, self.datasets):
             own = ds.metainfo.get('palette')
             if own is not None and len(own) == len(dataset_classes[name]):

@@ -8,7 +8,6 @@ make sense and the same residual semantics: ``identity + drop(moe(x))`` with
 ``add_identity=True``. Tokens dropped by the capacity policy get a zero MoE
 output, i.e. they pass through the residual only.
 """
-import torch
 import torch.nn as nn
 from torch import Tensor
 
