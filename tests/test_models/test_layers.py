@@ -1,0 +1,24 @@
+import torch
+from mmdet.registry import MODELS
+
+from damex_mmdet.moe import MoEFFN
+
+
+def test_damex_decoder_layer_builds_from_registry_with_moe_ffn():
+    layer = MODELS.build(
+        dict(
+            type='DAMEXDecoderLayer',
+            self_attn_cfg=dict(embed_dims=256, num_heads=8),
+            cross_attn_cfg=dict(embed_dims=256, num_levels=1),
+            ffn_cfg=dict(embed_dims=256, feedforward_channels=64),
+            moe_cfg=dict(num_experts=3, router=dict(type='TopKRouter', gate_noise=0.0))))
+    assert isinstance(layer.ffn, MoEFFN)
+    assert layer.ffn.num_experts == 3 and layer.ffn.feedforward_channels == 64
+    query = torch.randn(2, 5, 256)
+    out = layer.ffn(query)
+    assert out.shape == query.shape and not torch.equal(out, query)
+
+
+def test_moe_ffn_is_registered_like_mmcv_ffn():
+    ffn = MODELS.build(dict(type='MoEFFN', embed_dims=8, feedforward_channels=16, num_experts=2))
+    assert isinstance(ffn, MoEFFN)
