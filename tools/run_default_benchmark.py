@@ -24,8 +24,9 @@ import damex_mmdet  # noqa: F401  (registers modules)
 from damex_mmdet.analysis import collect_routing, plot_utilization
 from damex_mmdet.datasets.synthetic import DEFAULT_BENCHMARK, generate_default_benchmark
 from damex_mmdet.evaluation.results_table import format_csv_table, format_markdown_table
+from damex_mmdet.utils.config_scope import CONFIG_ROOT
 
-CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(damex_mmdet.__file__))), 'configs')
+CONFIG_DIR = CONFIG_ROOT  # the configs shipped with the package
 VARIANTS = {
     'dense': 'dino/dino-tiny_r18_1xb4-600i_damex-default.py',
     'moe': 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py',

@@ -159,7 +159,8 @@ class MoEFFN(nn.Module):
                                  self.capacity_factor, self.batch_prioritized)
         expert_out = self.experts(flat.index_select(0, dispatch.token), dispatch.counts)
         out = combine(expert_out, dispatch, flat.shape[0])
-        context.add(RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
+        if context.active:
+            context.add(RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
         return out.view(batch, tokens, dims)
 
     def forward(self, x: Tensor, identity: Tensor = None) -> Tensor:
