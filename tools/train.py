@@ -22,8 +22,9 @@ import torch.distributed as dist
 
 import damex_mmdet  # noqa: F401  (registers modules and the config scope)
 
-CPU_DDP_OPTIONS = ('model_wrapper_cfg.type=MMDistributedDataParallel',
-                   'model_wrapper_cfg.device_ids=None', 'model_wrapper_cfg.broadcast_buffers=False')
+# no wrapper type: mmengine defaults it to MMDistributedDataParallel and keeps a
+# configured one (e.g. ExpertParallelDistributedDataParallel)
+CPU_DDP_OPTIONS = ('model_wrapper_cfg.device_ids=None', 'model_wrapper_cfg.broadcast_buffers=False')
 
 
 def prepare_cpu_distributed(argv):

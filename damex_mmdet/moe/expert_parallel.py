@@ -23,6 +23,7 @@ contributions of the tokens of *every* rank. Those parameters must therefore
 not be averaged again by data parallelism: see :func:`expert_parameter_names`.
 Everything here is plain ``torch.distributed`` (gloo on CPU, NCCL on GPU).
 """
+import math
 from typing import Dict, List
 
 import torch
@@ -31,12 +32,12 @@ from torch import Tensor
 
 from .context import RoutingRecord
 from .dispatch import combine, make_dispatch
-from .experts import BatchedExperts
+from .experts import BatchedExperts, init_expert_tensors
 from .layer import MoEFFN
 
 __all__ = [
     'all_to_all_rows', 'shard_experts', 'gather_experts', 'expert_parameter_names',
-    'ExpertParallelMoEFFN'
+    'ExpertParallelMoEFFN', 'convert_to_expert_parallel', 'clip_grad_norm_expert_parallel'
 ]
 
 _EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
@@ -196,6 +197,24 @@ class ExpertParallelMoEFFN(MoEFFN):
         parallel.group = group
         return parallel
 
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """Initialise all ``E`` experts as :class:`MoEFFN` does and keep this rank's slice.
+
+        Every rank draws the same numbers (same seed), so the shards together
+        are exactly the full layer's initialisation.
+        """
+        rank, _ = _rank_and_size(self.group)
+        local = self.experts.num_experts
+        full = {
+            name: getattr(self.experts, name).new_empty((self.num_experts, ) +
+                                                        getattr(self.experts, name).shape[1:])
+            for name in _EXPERT_PARAMS
+        }
+        init_expert_tensors(*(full[name] for name in _EXPERT_PARAMS), self.init_mode)
+        for name in _EXPERT_PARAMS:
+            getattr(self.experts, name).copy_(full[name][rank * local:(rank + 1) * local])
+
     def full_expert_state(self) -> Dict[str, Tensor]:
         """All experts as ``(E, ...)`` tensors on every rank (collective)."""
         return gather_experts(self.experts, self.group)
@@ -246,3 +265,100 @@ class ExpertParallelMoEFFN(MoEFFN):
 
     def extra_repr(self):
         return super().extra_repr() + f', local_experts={self.experts.num_experts}'
+
+
+def convert_to_expert_parallel(model: torch.nn.Module,
+                               group=None) -> Dict[str, ExpertParallelMoEFFN]:
+    """Replace every :class:`MoEFFN` of ``model`` by its expert-parallel version, in place.
+
+    The model must hold the same weights on every rank (same seed or loaded
+    checkpoint). A ``moe_layers`` dict on ``model`` (the MoE detectors keep
+    one) is updated to the new layers.
+
+    Args:
+        model (nn.Module): e.g. a DAMEX detector.
+        group (ProcessGroup, optional): the expert-parallel group.
+
+    Returns:
+        dict[str, ExpertParallelMoEFFN]: module name -> new layer.
+
+    Raises:
+        ValueError: ``model`` has no MoE layer, or a layer's ``num_experts``
+            is not a multiple of the group size.
+    """
+    found = [(name, module) for name, module in model.named_modules()
+             if isinstance(module, MoEFFN) and not isinstance(module, ExpertParallelMoEFFN)]
+    if not found and not any(isinstance(m, ExpertParallelMoEFFN) for m in model.modules()):
+        raise ValueError(f'expert parallelism was requested but {type(model).__name__} has no '
+                         'MoE layer; set model.moe_cfg (layers, num_experts, ...) or use the '
+                         'plain data-parallel wrapper.')
+    converted = {}
+    for name, layer in found:
+        parent_name, _, child = name.rpartition('.')
+        parent = model.get_submodule(parent_name) if parent_name else model
+        converted[name] = ExpertParallelMoEFFN.from_moe(layer, group)
+        setattr(parent, child, converted[name])
+    registry = getattr(model, 'moe_layers', None)
+    if isinstance(registry, dict):
+        by_old = {id(layer): converted[name] for name, layer in found}
+        for key, layer in list(registry.items()):
+            registry[key] = by_old.get(id(layer), layer)
+    return converted
+
+
+@torch.no_grad()
+def clip_grad_norm_expert_parallel(parameters,
+                                   max_norm: float,
+                                   norm_type: float = 2.0,
+                                   expert_parameters=(),
+                                   group=None) -> Tensor:
+    """``torch.nn.utils.clip_grad_norm_`` over the parameters of *all* ranks.
+
+    Under expert parallelism the replicated parameters have the same gradient
+    on every rank while each rank holds the gradients of its own experts, so
+    the global norm is ``(sum_replicated |g|^p + sum_ranks sum_local_experts
+    |g|^p)^(1/p)``: the expert part is all-reduced, the replicated part is
+    not. Every rank then scales by the same coefficient, exactly what one
+    process holding every expert would do. Collective: all ranks must call it.
+
+    Args:
+        parameters (Iterable[Tensor]): parameters with gradients.
+        max_norm (float): largest allowed total norm.
+        norm_type (float): p (``inf`` for the max norm).
+        expert_parameters (Iterable[Tensor]): the sharded expert parameters
+            among ``parameters``.
+        group (ProcessGroup, optional): the expert-parallel group.
+
+    Returns:
+        Tensor: () the global total norm (before clipping).
+    """
+    params = [p for p in parameters if p.grad is not None]
+    experts = {id(p) for p in expert_parameters}
+    norm_type = float(norm_type)
+    if not params:
+        return torch.zeros(())
+    device = params[0].grad.device
+
+    def part(selected, reduce_op=None):
+        grads = [p.grad.detach() for p in selected]
+        if norm_type == math.inf:
+            value = max((g.abs().max() for g in grads), default=torch.zeros((), device=device))
+        else:
+            value = sum((g.norm(norm_type)**norm_type for g in grads),
+                        torch.zeros((), device=device))
+        value = value.to(device=device, dtype=torch.float32)
+        if reduce_op is not None:
+            dist.all_reduce(value, op=reduce_op, group=group)
+        return value
+
+    shared = part([p for p in params if id(p) not in experts])
+    if norm_type == math.inf:
+        total = torch.maximum(
+            shared, part([p for p in params if id(p) in experts], dist.ReduceOp.MAX))
+    else:
+        total = (shared + part([p for p in params if id(p) in experts], dist.ReduceOp.SUM))
+        total = total**(1.0 / norm_type)
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.detach().mul_(coef.to(p.grad.dtype))
+    return total

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ['BatchedExperts', 'GroupedFFNFunction', 'build_activation']
+__all__ = ['BatchedExperts', 'GroupedFFNFunction', 'build_activation', 'init_expert_tensors']
 
 _ACTIVATIONS = {'ReLU': nn.ReLU, 'GELU': nn.GELU, 'SiLU': nn.SiLU, 'Swish': nn.SiLU}
 
@@ -31,6 +31,37 @@ def build_activation(cfg) -> nn.Module:
                          f'one of {sorted(_ACTIVATIONS)}.')
     cfg.pop('inplace', None)
     return _ACTIVATIONS[kind](**cfg)
+
+
+@torch.no_grad()
+def init_expert_tensors(w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, mode: str) -> None:
+    """Initialise batched expert tensors in place, expert after expert.
+
+    Separate from :class:`BatchedExperts` so that expert parallelism can
+    initialise the full set and keep a shard, drawing the same random numbers
+    as one process holding every expert.
+
+    Args:
+        w1 (Tensor): (E, D, H); b1 (E, H); w2 (E, H, D); b2 (E, D).
+        mode (str): ``'linear'`` (``nn.Linear``'s default), ``'xavier'``
+            (uniform, as DETR-family ``init_weights`` do for FFNs), or
+            ``'upcycle'`` (expert 0 initialised like ``'xavier'``, then
+            copied to all, i.e. a dense FFN upcycled).
+    """
+    if mode not in ('linear', 'xavier', 'upcycle'):
+        raise ValueError(f"init mode must be 'linear', 'xavier' or 'upcycle', got {mode!r}.")
+    for e in range(1 if mode == 'upcycle' else w1.shape[0]):
+        for weight, bias in ((w1[e], b1[e]), (w2[e], b2[e])):
+            if mode == 'linear':
+                bound = 1.0 / math.sqrt(weight.shape[0])  # fan_in: weights are (in, out)
+                weight.uniform_(-bound, bound)
+                bias.uniform_(-bound, bound)
+            else:
+                nn.init.xavier_uniform_(weight)
+                bias.zero_()
+    if mode == 'upcycle':
+        for tensor in (w1, b1, w2, b2):
+            tensor[1:] = tensor[0]
 
 
 class GroupedFFNFunction(torch.autograd.Function):
@@ -56,7 +87,11 @@ class GroupedFFNFunction(torch.autograd.Function):
             pre_acts.append(pre)
             start += count
         if not outputs:
+            # no token at all (e.g. a rank's experts under expert parallelism):
+            # the weights still get a zero gradient, not None, so optimizers
+            # treat them as in any other step (momentum, weight decay)
             ctx.empty = True
+            ctx.shapes = [w.shape for w in (w1, b1, w2, b2)]
             return x.new_zeros(0, w2.shape[-1])
         ctx.empty = False
         ctx.counts, ctx.activate = counts, activate
@@ -67,7 +102,8 @@ class GroupedFFNFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         if ctx.empty:
-            return (None, ) * 7
+            zeros = [grad_out.new_zeros(shape) for shape in ctx.shapes]
+            return (grad_out.new_zeros(0, zeros[0].shape[1]), *zeros, None, None)
         x, w1, w2, pre_all = ctx.saved_tensors
         grad_x = torch.empty_like(x)
         grads = [torch.empty_like(w) for w in (w1, w2)]
@@ -122,29 +158,8 @@ class BatchedExperts(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, mode: str = 'linear') -> None:
-        """Initialise every expert independently.
-
-        Args:
-            mode (str): ``'linear'`` (``nn.Linear``'s default), ``'xavier'``
-                (uniform, as DETR-family ``init_weights`` do for FFNs), or
-                ``'upcycle'`` (expert 0 initialised like ``'xavier'``, then
-                copied to all, i.e. a dense FFN upcycled).
-        """
-        if mode not in ('linear', 'xavier', 'upcycle'):
-            raise ValueError(f"init mode must be 'linear', 'xavier' or 'upcycle', got {mode!r}.")
-        experts = range(1 if mode == 'upcycle' else self.num_experts)
-        for e in experts:
-            for weight, bias in ((self.w1[e], self.b1[e]), (self.w2[e], self.b2[e])):
-                fan_in = weight.shape[0]
-                if mode == 'linear':
-                    bound = 1.0 / math.sqrt(fan_in)
-                    weight.uniform_(-bound, bound)
-                    bias.uniform_(-bound, bound)
-                else:
-                    nn.init.xavier_uniform_(weight)
-                    bias.zero_()
-        if mode == 'upcycle':
-            self.copy_from_dense(self.w1[0].t(), self.b1[0], self.w2[0].t(), self.b2[0])
+        """Initialise every expert independently, see :func:`init_expert_tensors`."""
+        init_expert_tensors(self.w1, self.b1, self.w2, self.b2, mode)
 
     @torch.no_grad()
     def copy_from_dense(self, fc1_weight: Tensor, fc1_bias: Tensor, fc2_weight: Tensor,
@@ -192,7 +207,8 @@ class BatchedExperts(nn.Module):
             hidden = self.drop(self.activate(torch.addmm(b1, chunk, w1)))
             outputs.append(self.drop(torch.addmm(b2, hidden, w2)))
         if not outputs:
-            return x.new_zeros(0, self.w2.shape[-1]) + 0.0 * self.w2.sum()
+            weights = self.w1.sum() + self.b1.sum() + self.w2.sum() + self.b2.sum()
+            return x.new_zeros(0, self.w2.shape[-1]) + 0.0 * weights
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 0)
 
     def extra_repr(self):

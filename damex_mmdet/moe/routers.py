@@ -19,9 +19,11 @@ predictions to ground truth. Losses come back already weighted, keyed
   gate learns to reproduce it so inference needs no dataset id.
 """
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
+from .distributed_stats import global_importance_load_loss
 from .losses import damex_ce_loss, importance_load_loss, switch_loss
 from .plan import RoutingPlan
 
@@ -43,6 +45,12 @@ class TopKRouter(nn.Module):
         balance_weight (float): weight of ``loss_balance``; 0 disables it.
         normalize_topk (bool): for K > 1, renormalise the chosen gate scores
             to sum to 1 (GShard); ignored for K = 1.
+        sync_stats (bool): compute the importance+load loss on the per-expert
+            totals summed over all ranks (one all-reduce per layer and step)
+            instead of on this rank's tokens; every rank then gets the loss of
+            the global batch. Off by default (per-rank, like BatchNorm without
+            SyncBN); has no effect without torch.distributed. Only for
+            ``balance_loss='importance_load'``.
     """
 
     def __init__(self,
@@ -52,7 +60,8 @@ class TopKRouter(nn.Module):
                  gate_noise: float = 1.0,
                  balance_loss: str = 'importance_load',
                  balance_weight: float = 0.1,
-                 normalize_topk: bool = True):
+                 normalize_topk: bool = True,
+                 sync_stats: bool = False):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ValueError(f'top_k must be in [1, num_experts={num_experts}], got {top_k}.')
@@ -68,6 +77,10 @@ class TopKRouter(nn.Module):
         self.balance_loss = balance_loss
         self.balance_weight = float(balance_weight)
         self.normalize_topk = normalize_topk
+        if sync_stats and balance_loss != 'importance_load':
+            raise ValueError(f"sync_stats=True is implemented for balance_loss='importance_load' "
+                             f'only, got {balance_loss!r}.')
+        self.sync_stats = sync_stats
         self.gate = nn.Linear(embed_dims, num_experts, bias=False)
 
     def gate_logits(self, x: Tensor) -> Tensor:
@@ -121,6 +134,10 @@ class TopKRouter(nn.Module):
             return {}
         if self.balance_loss == 'switch':
             value = switch_loss(plan.probs, plan.expert_index, balance_mask)
+        elif self.sync_stats and dist.is_available() and dist.is_initialized():
+            # collective: every rank computes it at every step (empty masks included)
+            value = global_importance_load_loss(plan.logits, plan.noisy_logits, self.top_k,
+                                                self.gate_noise, balance_mask)
         else:
             value = importance_load_loss(plan.logits, plan.noisy_logits, self.top_k,
                                          self.gate_noise, balance_mask)
@@ -129,7 +146,7 @@ class TopKRouter(nn.Module):
     def extra_repr(self):
         return (f'num_experts={self.num_experts}, top_k={self.top_k}, '
                 f'gate_noise={self.gate_noise}, balance={self.balance_loss}'
-                f'*{self.balance_weight}')
+                f'*{self.balance_weight}' + (', sync_stats=True' if self.sync_stats else ''))
 
 
 class DatasetAwareRouter(TopKRouter):

@@ -4,7 +4,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from damex_mmdet.moe import importance_load_loss
+from damex_mmdet.moe import TopKRouter, importance_load_loss
 from damex_mmdet.moe.distributed_stats import (all_reduce_sum, expert_totals,
                                                global_importance_load_loss)
 
@@ -20,6 +20,16 @@ def _logits():
     return logits
 
 
+def _router(sync_stats):
+    torch.manual_seed(0)
+    return TopKRouter(4, E, gate_noise=0.0, sync_stats=sync_stats).eval()
+
+
+def _tokens():
+    gen = torch.Generator().manual_seed(1)
+    return [torch.randn(5, 4, generator=gen), torch.randn(3, 4, generator=gen) + 2.0]
+
+
 def _worker(rank, init_file, out_dir):
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
     logits = _logits()[rank].requires_grad_(True)
@@ -30,7 +40,12 @@ def _worker(rank, init_file, out_dir):
     loss.backward()
     totals = expert_totals(logits.detach(), noisy, 1, 0.0, mask)
     local = importance_load_loss(logits.detach(), noisy, 1, 1.0, mask)
-    torch.save(dict(loss=loss.detach(), grad=logits.grad, totals=totals, local=local),
+    # the router option: the same global loss through TopKRouter.losses
+    router = _router(sync_stats=True)
+    plan = router(_tokens()[rank])
+    router_loss = router.losses(plan, balance_mask=mask)['loss_balance']
+    torch.save(dict(loss=loss.detach(), grad=logits.grad, totals=totals, local=local,
+                    router_loss=router_loss.detach()),
                f'{out_dir}/rank{rank}.pth')
     dist.destroy_process_group()
 
@@ -76,3 +91,20 @@ def test_without_process_group_totals_stay_local():
     assert float(totals['tokens']) == 5.0 and float(totals['counts'][0]) == 5.0
     empty = global_importance_load_loss(logits[:0], logits[:0], 1, 1.0)
     assert float(empty) == 0.0
+
+
+def test_router_sync_stats_option_gives_the_global_loss(ranks):
+    router = _router(sync_stats=False)
+    mask = torch.ones(8, dtype=torch.bool)
+    mask[[0, 5]] = False
+    single = router.losses(router(torch.cat(_tokens())), balance_mask=mask)['loss_balance']
+    for rank in ranks:
+        torch.testing.assert_close(rank['router_loss'], single.detach(), atol=1e-6, rtol=1e-5)
+    # without a process group the option falls back to the local loss, which differs
+    local = router.losses(router(_tokens()[0]), balance_mask=mask[:5])['loss_balance']
+    assert abs(float(local) - float(single)) > 1e-3
+    synced = _router(sync_stats=True)
+    assert torch.isclose(synced.losses(synced(_tokens()[0]), balance_mask=mask[:5])['loss_balance'],
+                         local)
+    with pytest.raises(ValueError, match='sync_stats=True'):
+        TopKRouter(4, E, balance_loss='switch', sync_stats=True)

@@ -11,7 +11,9 @@ import torch.multiprocessing as mp
 
 from damex_mmdet.moe import MoEFFN
 from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, all_to_all_rows,
-                                             expert_parameter_names, shard_experts)
+                                             clip_grad_norm_expert_parallel,
+                                             convert_to_expert_parallel, expert_parameter_names,
+                                             shard_experts)
 
 D, H, E, T = 8, 16, 4, 3
 # per-rank batch sizes (images of T tokens): unequal token counts, and a rank with none
@@ -82,8 +84,47 @@ def _worker(rank, init_file, out_dir):
     moved = all_to_all_rows(rows, send, recv)
     (moved * (torch.arange(moved.shape[0])[:, None] + 1.0)).sum().backward()
     results['exchange'] = dict(moved=moved.detach(), grad=rows.grad)
+    results['clip'] = _clip_scenario(rank)
+    results['init'] = {}
+    for mode in ('linear', 'xavier', 'upcycle'):
+        layer = ExpertParallelMoEFFN.from_moe(MoEFFN(D, H, num_experts=E, init_mode=mode))
+        torch.manual_seed(5)
+        layer.init_weights()
+        results['init'][mode] = layer.full_expert_state()
+    results['convert'] = _convert_scenario()
     torch.save(results, f'{out_dir}/rank{rank}.pth')
     dist.destroy_process_group()
+
+
+def _clip_grads():
+    """A replicated (5,) gradient and the full (E, 3) gradient of a sharded tensor."""
+    gen = torch.Generator().manual_seed(2)
+    return torch.randn(5, generator=gen), torch.randn(E, 3, generator=gen) * 3
+
+
+def _clip_scenario(rank):
+    out = {}
+    shared_grad, expert_grad = _clip_grads()
+    for norm_type in (2.0, float('inf')):
+        shared = torch.zeros(5, requires_grad=True)
+        expert = torch.zeros(E // 2, 3, requires_grad=True)
+        shared.grad = shared_grad.clone()
+        expert.grad = expert_grad[2 * rank:2 * rank + 2].clone()
+        total = clip_grad_norm_expert_parallel([shared, expert], 0.5, norm_type,
+                                               expert_parameters=[expert])
+        out[norm_type] = dict(total=total, shared=shared.grad, expert=expert.grad)
+    return out
+
+
+def _convert_scenario():
+    torch.manual_seed(0)
+    model = torch.nn.Module()
+    model.blocks = torch.nn.ModuleList([MoEFFN(D, H, num_experts=E), torch.nn.Linear(D, D)])
+    model.moe_layers = {'blocks.0': model.blocks[0]}
+    converted = convert_to_expert_parallel(model)
+    return dict(names=sorted(converted), kind=type(model.blocks[0]).__name__,
+                registry_updated=model.moe_layers['blocks.0'] is model.blocks[0],
+                params=expert_parameter_names(model))
 
 
 @pytest.fixture(scope='module')
@@ -163,3 +204,48 @@ def test_shard_needs_divisible_experts():
 def test_from_moe_needs_a_process_group():
     with pytest.raises(RuntimeError, match='init_process_group'):
         ExpertParallelMoEFFN.from_moe(MoEFFN(D, H, num_experts=E))
+
+
+@pytest.mark.parametrize('norm_type', [2.0, float('inf')])
+def test_grad_norm_clipping_spans_all_ranks(ranks, norm_type):
+    shared_grad, expert_grad = _clip_grads()
+    # one process holding every expert
+    shared, expert = torch.zeros(5, requires_grad=True), torch.zeros(E, 3, requires_grad=True)
+    shared.grad, expert.grad = shared_grad.clone(), expert_grad.clone()
+    total = torch.nn.utils.clip_grad_norm_([shared, expert], 0.5, norm_type)
+    assert total > 0.5  # clipping is active
+    for r in range(2):
+        got = ranks[r]['clip'][norm_type]
+        torch.testing.assert_close(got['total'], total)
+        torch.testing.assert_close(got['shared'], shared.grad)
+        torch.testing.assert_close(got['expert'], expert.grad[2 * r:2 * r + 2])
+    # a rank-local norm would differ (the check above can fail)
+    local = torch.nn.utils.clip_grad_norm_(
+        [shared_grad.clone().requires_grad_(), expert_grad[:2].clone().requires_grad_()], 1e9,
+        norm_type)
+    assert not torch.isclose(local, total)
+
+
+@pytest.mark.parametrize('mode', ['linear', 'xavier', 'upcycle'])
+def test_init_weights_shards_the_single_process_init(ranks, mode):
+    single = MoEFFN(D, H, num_experts=E, init_mode=mode)
+    torch.manual_seed(5)
+    single.init_weights()
+    for r in range(2):
+        for name in EXPERT_PARAMS:
+            torch.testing.assert_close(ranks[r]['init'][mode][name],
+                                       getattr(single.experts, name).detach())
+    assert not torch.equal(ranks[0]['init'][mode]['w1'][0], ranks[0]['init'][mode]['w1'][2]) \
+        or mode == 'upcycle'
+
+
+def test_convert_replaces_moe_layers_in_place(ranks):
+    got = ranks[1]['convert']
+    assert got['names'] == ['blocks.0'] and got['kind'] == 'ExpertParallelMoEFFN'
+    assert got['registry_updated']
+    assert got['params'] == [f'blocks.0.experts.{n}' for n in EXPERT_PARAMS]
+
+
+def test_convert_needs_an_moe_layer():
+    with pytest.raises(ValueError, match='has no MoE layer'):
+        convert_to_expert_parallel(torch.nn.Linear(2, 2))

@@ -45,3 +45,18 @@ def test_dropout_path_in_training_and_upcycle_copies():
     assert x.grad is not None and experts.w1.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='init mode'):
         experts.reset_parameters('bogus')
+
+
+@pytest.mark.parametrize('ffn_drop', [0.0, 0.5])
+def test_no_token_at_all_still_gives_zero_gradients(ffn_drop):
+    """A rank whose experts receive nothing (expert parallelism) must still give
+    every expert weight a zero gradient: a None gradient would make SGD with
+    momentum or weight decay skip the step that the other ranks take."""
+    experts = BatchedExperts(2, 4, 8, ffn_drop=ffn_drop).train()
+    x = torch.randn(0, 4, requires_grad=True)
+    out = experts(x, [0, 0])
+    assert out.shape == (0, 4)
+    (out.sum() + 0.0).backward()
+    for name, param in experts.named_parameters():
+        assert param.grad is not None and param.grad.shape == param.shape, name
+        assert param.grad.abs().sum() == 0, name
