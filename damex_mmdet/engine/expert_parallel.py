@@ -1,6 +1,6 @@
 """Expert-parallel training in mmengine's runner: a DDP wrapper and a checkpoint hook.
 
-Select it by config (see ``configs/_base_/expert_parallel.py``)::
+Select it by config (``configs/damex/damex-dino-4scale-ep_r50_8xb2-12e_uodb.py``)::
 
     model_wrapper_cfg = dict(type='ExpertParallelDistributedDataParallel')
     default_hooks = dict(checkpoint=dict(type='ExpertParallelCheckpointHook'))
@@ -42,9 +42,8 @@ from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, clip_grad_nor
 __all__ = ['ExpertParallelDistributedDataParallel', 'ExpertParallelCheckpointHook']
 
 _EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
-_HOOK_HINT = ("set default_hooks.checkpoint.type='ExpertParallelCheckpointHook' (or inherit "
-              "'damex_mmdet::_base_/expert_parallel.py'), which gathers the experts of all "
-              'ranks into each checkpoint')
+_HOOK_HINT = ("set default_hooks.checkpoint.type='ExpertParallelCheckpointHook', which "
+              'gathers the experts of all ranks into each checkpoint')
 
 
 def _average(grad, world_size):
