@@ -10,6 +10,7 @@ from typing import Dict, Mapping, Sequence, Union
 import torch.nn as nn
 
 from damex_mmdet.moe import MoEFFN, RoutingContext
+from damex_mmdet.moe.tutel_backend import TutelMoEFFN
 
 __all__ = ['resolve_ffn_paths', 'convert_ffns_to_moe', 'MOE_LAYER_KEYS']
 
@@ -58,7 +59,8 @@ def resolve_ffn_paths(model: nn.Module, layers: LayersSpec) -> list:
 
 
 def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingContext,
-                        expert_init: str = 'fresh', **moe_kwargs) -> Dict[str, MoEFFN]:
+                        expert_init: str = 'fresh', backend: str = 'native',
+                        **moe_kwargs) -> Dict[str, MoEFFN]:
     """Replace the chosen FFNs in place.
 
     Args:
@@ -67,6 +69,8 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
         context (RoutingContext): shared by all converted layers.
         expert_init (str): ``'fresh'`` (each expert initialised on its own) or
             ``'upcycle'`` (every expert starts as the FFN it replaces).
+        backend (str): ``'native'`` (:class:`MoEFFN`) or ``'tutel'``
+            (:class:`~damex_mmdet.moe.tutel_backend.TutelMoEFFN`, needs tutel).
         **moe_kwargs: ``MoEFFN`` options (see :data:`MOE_LAYER_KEYS`).
 
     Returns:
@@ -74,13 +78,16 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
     """
     if expert_init not in ('fresh', 'upcycle'):
         raise ValueError(f"moe_cfg.expert_init must be 'fresh' or 'upcycle', got {expert_init!r}.")
+    if backend not in ('native', 'tutel'):
+        raise ValueError(f"moe_cfg.backend must be 'native' or 'tutel', got {backend!r}.")
+    layer_type = TutelMoEFFN if backend == 'tutel' else MoEFFN
     converted = {}
     for path in resolve_ffn_paths(model, layers):
         parent_path, _, attr = path.rpartition('.')
         parent = model.get_submodule(parent_path)
         dense = getattr(parent, attr)
         upcycle = expert_init == 'upcycle'
-        layer = MoEFFN.from_dense(
+        layer = layer_type.from_dense(
             dense, copy_weights=upcycle, init_mode='upcycle' if upcycle else 'xavier',
             **moe_kwargs)
         layer.routing_context = context

@@ -13,6 +13,9 @@ matched queries to ground truth. Inference never reads dataset information.
 - ``num_experts`` [8], ``router`` [``dict(type='DatasetAwareRouter')``],
   ``capacity_factor`` [0.0 = no dropping], ``batch_prioritized`` [False]:
   ``MoEFFN`` options.
+- ``backend`` ['native']: 'native' (plain PyTorch) or 'tutel' (tutel's
+  dispatch and combine, when tutel is installed; not with FixedMapRouter), see
+  :mod:`damex_mmdet.moe.tutel_backend`. Checkpoints are the same for both.
 - ``expert_init`` ['fresh']: 'fresh' or 'upcycle' (experts copy the dense FFN;
   a dense checkpoint loaded with ``load_from`` is upcycled as well).
 - ``expert_map`` [None]: ``{dataset_name: [expert ids]}``, required by
@@ -42,6 +45,7 @@ _DEFAULTS = dict(
     capacity_factor=0.0,
     batch_prioritized=False,
     expert_init='fresh',
+    backend='native',
     expert_map=None,
     map_seed=0,
     ce_tokens='all',
@@ -76,6 +80,7 @@ class MoEDetectorMixin:
         self.routing_context = RoutingContext()
         self.moe_layers = convert_ffns_to_moe(
             self, cfg['layers'], self.routing_context, expert_init=cfg['expert_init'],
+            backend=cfg['backend'],
             **{k: cfg[k] for k in MOE_LAYER_KEYS})
         self.expert_map = None
         if cfg['expert_map'] is not None:

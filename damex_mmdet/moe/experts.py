@@ -70,21 +70,24 @@ class GroupedFFNFunction(torch.autograd.Function):
     Autograd through per-expert views of the batched weights would stack the
     expert gradients into a fresh (E, ...) tensor for each weight; here each
     expert's gradient is written in place into one (E, ...) buffer and only
-    experts without tokens are zero-filled. The activation is recomputed from
-    the saved pre-activation in backward (one cheap elementwise op), so only
-    (M, H) pre-activations are kept. No dropout inside (the caller falls back
-    to plain autograd when ``ffn_drop > 0`` in training).
+    experts without tokens are zero-filled. Per expert, only its (count, H)
+    hidden activation is kept (no concatenation): for ReLU the backward mask
+    is read from it directly; other activations keep the pre-activation and
+    recompute the activation's derivative. No dropout inside (the caller
+    falls back to plain autograd when ``ffn_drop > 0`` in training).
     """
 
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, counts, activate):
-        outputs, pre_acts, start = [], [], 0
+        outputs, saved, start = [], [], 0
+        relu = isinstance(activate, nn.ReLU)
         for e, count in enumerate(counts):
             if count == 0:
                 continue
             pre = torch.addmm(b1[e], x[start:start + count], w1[e])
-            outputs.append(torch.addmm(b2[e], activate(pre), w2[e]))
-            pre_acts.append(pre)
+            hidden = torch.relu_(pre) if relu else activate(pre)
+            outputs.append(torch.addmm(b2[e], hidden, w2[e]))
+            saved.append(hidden if relu else pre)
             start += count
         if not outputs:
             # no token at all (e.g. a rank's experts under expert parallelism):
@@ -94,22 +97,24 @@ class GroupedFFNFunction(torch.autograd.Function):
             ctx.shapes = [w.shape for w in (w1, b1, w2, b2)]
             return x.new_zeros(0, w2.shape[-1])
         ctx.empty = False
-        ctx.counts, ctx.activate = counts, activate
+        ctx.counts, ctx.activate, ctx.relu = counts, activate, relu
         if any(ctx.needs_input_grad[:5]):
-            ctx.save_for_backward(x, w1, w2, torch.cat(pre_acts))
-        return torch.cat(outputs)
+            ctx.save_for_backward(x, w1, w2)
+            ctx.acts = saved  # intermediates: kept as attributes, freed after backward
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
     @staticmethod
     def backward(ctx, grad_out):
         if ctx.empty:
             zeros = [grad_out.new_zeros(shape) for shape in ctx.shapes]
             return (grad_out.new_zeros(0, zeros[0].shape[1]), *zeros, None, None)
-        x, w1, w2, pre_all = ctx.saved_tensors
+        x, w1, w2 = ctx.saved_tensors
+        acts, ctx.acts = ctx.acts, None
         grad_x = torch.empty_like(x)
         grads = [torch.empty_like(w) for w in (w1, w2)]
         grad_b1 = w1.new_zeros(w1.shape[0], w1.shape[2])
         grad_b2 = w2.new_zeros(w2.shape[0], w2.shape[2])
-        start = 0
+        start, used = 0, 0
         for e, count in enumerate(ctx.counts):
             if count == 0:
                 grads[0][e].zero_()
@@ -117,12 +122,18 @@ class GroupedFFNFunction(torch.autograd.Function):
                 continue
             rows = slice(start, start + count)
             grad = grad_out[rows]
-            with torch.enable_grad():
-                pre = pre_all[rows].detach().requires_grad_()
-                hidden = ctx.activate(pre)
+            act = acts[used]
+            used += 1
+            if ctx.relu:
+                hidden = act
+                grad_pre = torch.ops.aten.threshold_backward(grad @ w2[e].t(), hidden, 0)
+            else:
+                with torch.enable_grad():
+                    pre = act.detach().requires_grad_()
+                    hidden = ctx.activate(pre)
+                grad_pre, = torch.autograd.grad(hidden, pre, grad @ w2[e].t())
             torch.mm(hidden.detach().t(), grad, out=grads[1][e])
             grad_b2[e] = grad.sum(0)
-            grad_pre, = torch.autograd.grad(hidden, pre, grad @ w2[e].t())
             torch.mm(x[rows].t(), grad_pre, out=grads[0][e])
             grad_b1[e] = grad_pre.sum(0)
             torch.mm(grad_pre, w1[e].t(), out=grad_x[rows])

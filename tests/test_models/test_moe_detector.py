@@ -10,6 +10,7 @@ from mmengine.structures import InstanceData
 
 from damex_mmdet.models import MoEDetectorMixin, matching_foreground_mask
 from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe.tutel_backend import tutel_available
 from damex_mmdet.testing.tiny_models import (tiny_deformable_detr_cfg, tiny_detr_cfg,
                                              tiny_detr_family_cfg, tiny_dino_cfg)
 
@@ -170,6 +171,7 @@ def test_training_without_dataset_name_fails_early_naming_meta_keys():
     (dict(layers=dict(decoder=[7])), 'has 3 layers'),
     (dict(layers=dict(neck=[0])), "no 'neck.layers'"),
     (dict(ce_tokens='some'), 'ce_tokens'),
+    (dict(backend='cuda'), "backend must be 'native' or 'tutel'"),
 ])
 def test_bad_moe_cfg_raises_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -188,3 +190,21 @@ def test_dense_checkpoint_is_upcycled_on_load():
     experts = model.decoder.layers[2].ffn.experts
     for e in range(4):
         assert torch.equal(experts.w1[e], fc1.t())
+
+
+@pytest.mark.skipif(not tutel_available(),
+                    reason='tutel is not installed (not on the package index): the tutel '
+                    'backend of a detector cannot be compared with the native one here')
+def test_tutel_backend_detector_losses_equal_native():
+    native, tutel = build(capacity_factor=1.0), build(capacity_factor=1.0, backend='tutel')
+    assert type(tutel.moe_layers['decoder.layers.0.ffn']).__name__ == 'TutelMoEFFN'
+    tutel.load_state_dict(native.state_dict(), strict=True)  # same checkpoint format
+    native.train(), tutel.train()
+    inputs, samples = make_batch(native)
+    results = []
+    for model in (native, tutel):
+        torch.manual_seed(0)  # DINO's denoising queries
+        results.append(model.loss(inputs, samples))
+    for key, value in results[0].items():
+        assert torch.allclose(results[1][key], value, atol=1e-4, rtol=1e-4), key
+    assert float(results[0]['loss_damex']) > 0 and 'dec0.drop' in results[0]

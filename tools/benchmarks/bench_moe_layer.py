@@ -4,7 +4,9 @@ Shapes follow DINO's decoder: 2 images x 1100 tokens (900 queries + 200
 denoising), D=256, hidden 2048. Routing is forced by the gate weights:
 'balanced' spreads tokens evenly over the experts, 'skewed' sends each image
 to one expert (what dataset-aware routing does). No dropping (cf=0).
-Prints a table with the MoE/dense time ratio measured side by side.
+Prints a table with the MoE/dense time ratio measured side by side; where
+tutel is installed, its backend (``TutelMoEFFN``, same weights) runs in the
+same interleaved loop and gets its own columns.
 
     python tools/benchmarks/bench_moe_layer.py [--repeats 20] [--threads 2]
 """
@@ -16,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe.tutel_backend import TutelMoEFFN, tutel_available
 
 
 class DenseFFN(nn.Module):
@@ -75,8 +78,15 @@ def main():
     dims, hidden, batch = 256, 2048, 2
     print(f'device={args.device} threads={torch.get_num_threads()} tokens={batch}x{args.tokens} '
           f'D={dims} H={hidden} repeats={args.repeats}')
-    print('| experts | routing | dense ms | MoE ms | MoE / dense |')
-    print('|---|---|---|---|---|')
+    with_tutel = tutel_available()
+    if with_tutel:
+        print('| experts | routing | dense ms | MoE ms | MoE / dense | tutel ms | tutel / dense '
+              '| native / tutel |')
+        print('|---|---|---|---|---|---|---|---|')
+    else:
+        print('(tutel is not installed: native backend only)')
+        print('| experts | routing | dense ms | MoE ms | MoE / dense |')
+        print('|---|---|---|---|---|')
     dense = DenseFFN(dims, hidden).to(args.device)
     for num_experts in (4, 8):
         for mode in ('balanced', 'skewed'):
@@ -87,9 +97,19 @@ def main():
             x.requires_grad_(True)
             load = torch.bincount(moe.router(x.detach().view(-1, dims)).expert_index.view(-1),
                                   minlength=num_experts).tolist()
-            t_dense, t_moe = time_side_by_side((dense, moe), x, args.repeats)
-            print(f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
-                  f'| {t_moe / t_dense:.3f} |')
+            modules = [dense, moe]
+            if with_tutel:
+                tutel = TutelMoEFFN(dims, hidden, num_experts=num_experts,
+                                    router=dict(type='TopKRouter', gate_noise=0.0))
+                tutel.load_state_dict(moe.state_dict())
+                modules.append(tutel.to(args.device))
+            times = time_side_by_side(modules, x, args.repeats)
+            t_dense, t_moe = times[:2]
+            row = (f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
+                   f'| {t_moe / t_dense:.3f} |')
+            if with_tutel:
+                row += f' {times[2] * 1e3:.1f} | {times[2] / t_dense:.3f} | {t_moe / times[2]:.3f} |'
+            print(row)
 
 
 if __name__ == '__main__':
