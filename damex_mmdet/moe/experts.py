@@ -112,13 +112,13 @@ class GroupedFFNFunction(torch.autograd.Function):
         acts, ctx.acts = ctx.acts, None
         grad_x = torch.empty_like(x)
         grads = [torch.empty_like(w) for w in (w1, w2)]
-        grad_b1 = w1.new_zeros(w1.shape[0], w1.shape[2])
-        grad_b2 = w2.new_zeros(w2.shape[0], w2.shape[2])
+        grad_b1 = w1.new_empty(w1.shape[0], w1.shape[2])
+        grad_b2 = w2.new_empty(w2.shape[0], w2.shape[2])
         start, used = 0, 0
         for e, count in enumerate(ctx.counts):
             if count == 0:
-                grads[0][e].zero_()
-                grads[1][e].zero_()
+                for buffer in (grads[0], grads[1], grad_b1, grad_b2):
+                    buffer[e].zero_()
                 continue
             rows = slice(start, start + count)
             grad = grad_out[rows]
@@ -133,9 +133,9 @@ class GroupedFFNFunction(torch.autograd.Function):
                     hidden = ctx.activate(pre)
                 grad_pre, = torch.autograd.grad(hidden, pre, grad @ w2[e].t())
             torch.mm(hidden.detach().t(), grad, out=grads[1][e])
-            grad_b2[e] = grad.sum(0)
+            torch.sum(grad, 0, out=grad_b2[e])
             torch.mm(x[rows].t(), grad_pre, out=grads[0][e])
-            grad_b1[e] = grad_pre.sum(0)
+            torch.sum(grad_pre, 0, out=grad_b1[e])
             torch.mm(grad_pre, w1[e].t(), out=grad_x[rows])
             start += count
         return grad_x, grads[0], grad_b1, grads[1], grad_b2, None, None
