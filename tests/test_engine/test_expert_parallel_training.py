@@ -29,28 +29,11 @@ import torch
 from mmengine.config import Config
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
+from damex_mmdet.testing.reproducible import short_train_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
 MAX_NORM = 2.0
-
-RESEED_MODULE = '''
-import random
-
-import numpy as np
-import torch
-from mmdet.registry import HOOKS
-from mmengine.hooks import Hook
-
-
-@HOOKS.register_module()
-class ReseedEachIterHook(Hook):
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        torch.manual_seed(1000 + runner.iter)
-        random.seed(runner.iter)
-        np.random.seed(runner.iter)
-'''
-
 
 def _free_port():
     with socket.socket() as sock:
@@ -59,24 +42,14 @@ def _free_port():
 
 
 def _write_config(tmp, name, data_root, init_ckpt, max_iters, expert_parallel):
-    cfg = Config.fromfile(CONFIG)
-    for loader in (cfg.train_dataloader, cfg.test_dataloader):
-        loader.num_workers, loader.persistent_workers = 0, False
-        for dataset_name, dataset in loader.dataset.datasets.items():
-            dataset.data_root = osp.join(data_root, dataset_name) + '/'
-    cfg.train_dataloader.batch_size = 2
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg.max_iters = max_iters
-    cfg.default_hooks.checkpoint.interval = 1
+    # reseeded at every iteration (DINO's denoising noise, the gate noise)
+    cfg = short_train_cfg(CONFIG, data_root, osp.join(tmp, name), max_iters,
+                          checkpoint_interval=1)
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
-    cfg.default_hooks.logger.interval = 1
     # SGD: the update is proportional to the gradient (AdamW's first steps are
     # ~lr * sign(g) and would hide a wrong gradient scale); clipping stays active
     cfg.optim_wrapper.optimizer = dict(type='SGD', lr=2.0, momentum=0.9)
     cfg.optim_wrapper.clip_grad = dict(max_norm=MAX_NORM, norm_type=2)
-    cfg.custom_imports.imports = ['damex_mmdet', 'reseed_hook']
-    cfg.custom_hooks = [dict(type='ExpertMapHook'), dict(type='ReseedEachIterHook')]
-    cfg.randomness = dict(seed=0)
     cfg.load_from = init_ckpt
     if expert_parallel:  # the two lines of docs/distributed.md
         cfg.model_wrapper_cfg = dict(type='ExpertParallelDistributedDataParallel')
@@ -110,8 +83,7 @@ def _torchrun(cwd, config, work_dir, *extra):
         osp.join(REPO, 'tools', 'train.py'), config, '--launcher', 'pytorch', '--work-dir',
         str(work_dir), *extra
     ]
-    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(cwd), os.environ.get('PYTHONPATH', '')]))
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f'torchrun failed:\n{log[-4000:]}'
@@ -125,7 +97,6 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('ep_train')
     data_root = str(tmp / 'data')
     generate_default_benchmark(data_root, scale=0.02, progress=False)
-    (tmp / 'reseed_hook.py').write_text(RESEED_MODULE)
     init = _initial_checkpoint(str(tmp / 'init.pth'))
     dp_cfg = _write_config(str(tmp), 'dp', data_root, str(tmp / 'init.pth'), 2, False)
     ep_cfg = _write_config(str(tmp), 'ep', data_root, str(tmp / 'init.pth'), 3, True)

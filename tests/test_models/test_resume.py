@@ -1,52 +1,34 @@
 """Resuming a DAMEX training run reproduces the losses of an uninterrupted run."""
 import os.path as osp
-import random
 
-import numpy as np
 import pytest
 import torch
 from mmdet.registry import HOOKS
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.engine import CHECKPOINT_META_KEY
+from damex_mmdet.testing.reproducible import short_train_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
 
 
 @HOOKS.register_module(force=True)
-class _ReseedAndRecordHook(Hook):
-    """Seed every iteration from its index (DINO's denoising noise, gate noise)
-    and record the total loss, so runs can be compared iteration by iteration."""
+class _RecordLossHook(Hook):
+    """Record the total loss of every iteration, to compare runs iteration by iteration."""
 
     losses = {}
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        torch.manual_seed(1000 + runner.iter)
-        random.seed(runner.iter)
-        np.random.seed(runner.iter)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.losses[(runner.work_dir, runner.iter)] = float(outputs['loss'])
 
 
 def _cfg(data_root, work_dir, max_iters, resume_from=None):
-    cfg = Config.fromfile(CONFIG)
-    for loader in (cfg.train_dataloader, cfg.test_dataloader):
-        loader.num_workers, loader.persistent_workers = 0, False
-        for name, dataset in loader.dataset.datasets.items():
-            dataset.data_root = osp.join(data_root, name) + '/'
-    cfg.train_dataloader.batch_size = 2
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg.max_iters = max_iters
-    cfg.default_hooks.checkpoint.interval = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.custom_hooks.append(dict(type='_ReseedAndRecordHook'))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=0)
+    # reseeded at every iteration: DINO's denoising noise and the gate noise
+    cfg = short_train_cfg(CONFIG, data_root, work_dir, max_iters, checkpoint_interval=2)
+    cfg.custom_hooks.append(dict(type='_RecordLossHook'))
     cfg.log_level = 'WARNING'
     if resume_from:
         cfg.resume, cfg.load_from = True, resume_from
@@ -65,7 +47,7 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
     assert meta[CHECKPOINT_META_KEY]['expert_map']['xray'] == [3]
     resumed = Runner.from_cfg(_cfg(data_root, part, 4, resume_from=ckpt))
     resumed.train()
-    losses = _ReseedAndRecordHook.losses
+    losses = _RecordLossHook.losses
     for it in (0, 1):  # the first two iterations agree before the interruption
         assert losses[(full, it)] == pytest.approx(losses[(part, it)], rel=1e-6)
     for it in (2, 3):  # after resuming from iter_2.pth
