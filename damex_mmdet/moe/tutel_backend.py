@@ -121,7 +121,8 @@ class TutelMoEFFN(MoEFFN):
         moe = tutel_moe.moe_layer(
             gate_type=dict(type='top', k=top_k, capacity_factor=self.capacity_factor),
             model_dim=self.embed_dims,
-            experts=dict(type='custom', module=self._expert_module, count_per_node=self.num_experts),
+            experts=dict(
+                type='custom', module=self._expert_module, count_per_node=self.num_experts),
             batch_prioritized_routing=self.batch_prioritized,
             normalize_gate=self.router.normalize_topk,
             group=_single_process_group())

@@ -108,7 +108,8 @@ def main():
             row = (f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
                    f'| {t_moe / t_dense:.3f} |')
             if with_tutel:
-                row += f' {times[2] * 1e3:.1f} | {times[2] / t_dense:.3f} | {t_moe / times[2]:.3f} |'
+                t_tutel = times[2]
+                row += f' {t_tutel * 1e3:.1f} | {t_tutel / t_dense:.3f} | {t_moe / t_tutel:.3f} |'
             print(row)
 
 
