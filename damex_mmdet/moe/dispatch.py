@@ -119,4 +119,5 @@ def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
         Tensor: (N, D); zero rows for tokens whose every assignment was dropped.
     """
     out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])
-    return out.index_add(0, plan.token, expert_out * plan.weight[:, None].to(expert_out.dtype))
+    # in place on a fresh buffer: autograd only needs the (M, D) source
+    return out.index_add_(0, plan.token, expert_out * plan.weight[:, None].to(expert_out.dtype))

@@ -79,17 +79,19 @@ class GroupedFFNFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w1, b1, w2, b2, counts, activate):
-        outputs, saved, start = [], [], 0
+        saved, start = [], 0
         relu = isinstance(activate, nn.ReLU)
+        out = x.new_empty(x.shape[0], w2.shape[-1])
         for e, count in enumerate(counts):
             if count == 0:
                 continue
-            pre = torch.addmm(b1[e], x[start:start + count], w1[e])
+            rows = slice(start, start + count)
+            pre = torch.addmm(b1[e], x[rows], w1[e])
             hidden = torch.relu_(pre) if relu else activate(pre)
-            outputs.append(torch.addmm(b2[e], hidden, w2[e]))
+            torch.addmm(b2[e], hidden, w2[e], out=out[rows])
             saved.append(hidden if relu else pre)
             start += count
-        if not outputs:
+        if not saved:
             # no token at all (e.g. a rank's experts under expert parallelism):
             # the weights still get a zero gradient, not None, so optimizers
             # treat them as in any other step (momentum, weight decay)
@@ -101,7 +103,7 @@ class GroupedFFNFunction(torch.autograd.Function):
         if any(ctx.needs_input_grad[:5]):
             ctx.save_for_backward(x, w1, w2)
             ctx.acts = saved  # intermediates: kept as attributes, freed after backward
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
