@@ -79,6 +79,10 @@ def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int
         DispatchPlan: the plan.
     """
     num_tokens, top_k = expert_index.shape
+    if top_k == 1 and not batch_prioritized:
+        plan = _top1_without_drops(expert_index, combine_weight, num_experts, capacity_factor)
+        if plan is not None:
+            return plan
     # Priority order: choice rank k first, then token order (or confidence).
     if batch_prioritized:
         token_order = combine_weight[:, 0].detach().argsort(descending=True, stable=True)
@@ -107,6 +111,28 @@ def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int
         capacity=capacity)
 
 
+def _top1_without_drops(expert_index, combine_weight, num_experts, capacity_factor):
+    """The common case in one sort: top-1 and a capacity no expert exceeds.
+
+    Returns:
+        DispatchPlan or None: None when some token must be dropped (the
+        general path then applies the priority order).
+    """
+    num_tokens = expert_index.shape[0]
+    sorted_expert, token = torch.sort(expert_index[:, 0], stable=True)
+    loads = torch.bincount(sorted_expert, minlength=num_experts)
+    max_load = int(loads.max()) if num_tokens else 0
+    capacity = expert_capacity(num_tokens, num_experts, 1, capacity_factor, max_load)
+    if max_load > capacity:
+        return None
+    return DispatchPlan(
+        token=token,
+        weight=combine_weight[token, 0],
+        counts=loads.tolist(),
+        kept=torch.ones(num_tokens, 1, dtype=torch.bool, device=expert_index.device),
+        capacity=capacity)
+
+
 def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
     """Scatter-add weighted expert outputs back to their tokens.
 
@@ -118,6 +144,11 @@ def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
     Returns:
         Tensor: (N, D); zero rows for tokens whose every assignment was dropped.
     """
-    out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])
+    weighted = expert_out * plan.weight[:, None].to(expert_out.dtype)
+    if plan.token.numel() == num_tokens and plan.kept.shape[1] == 1:
+        # top-1, nothing dropped: every token appears once, a permutation
+        out = expert_out.new_empty(num_tokens, expert_out.shape[-1])
+        return out.index_copy_(0, plan.token, weighted)
     # in place on a fresh buffer: autograd only needs the (M, D) source
-    return out.index_add_(0, plan.token, expert_out * plan.weight[:, None].to(expert_out.dtype))
+    out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])
+    return out.index_add_(0, plan.token, weighted)

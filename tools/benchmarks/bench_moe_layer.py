@@ -4,11 +4,11 @@ Shapes follow DINO's decoder: 2 images x 1100 tokens (900 queries + 200
 denoising), D=256, hidden 2048. Routing is forced by the gate weights:
 'balanced' spreads tokens evenly over the experts, 'skewed' sends each image
 to one expert (what dataset-aware routing does). No dropping (cf=0).
-Prints a table with the MoE/dense time ratio measured side by side; where
-tutel is installed, its backend (``TutelMoEFFN``, same weights) runs in the
-same interleaved loop and gets its own columns.
+Prints a table with the MoE/dense time ratio measured side by side (median of
+per-step ratios); where tutel is installed, its backend (``TutelMoEFFN``, same
+weights) runs in the same interleaved loop and gets its own columns.
 
-    python tools/benchmarks/bench_moe_layer.py [--repeats 20] [--threads 2]
+    python tools/benchmarks/bench_moe_layer.py [--repeats 60] [--threads 2]
 """
 import argparse
 import statistics
@@ -49,25 +49,36 @@ def force_routing(moe, x, mode):
 
 
 def time_side_by_side(modules, x, repeats):
-    """Median seconds of one forward+backward per module, runs interleaved.
+    """Per-step seconds of one forward+backward per module, runs interleaved.
 
-    Interleaving exposes both modules to the same machine load, so the ratio
-    stays meaningful on a busy machine.
+    Interleaving (in a rotating order) exposes the modules to the same machine
+    load; ratios are taken per step (paired) before the median, so slow
+    drifts of the machine's speed cancel out.
+
+    Returns:
+        list[list[float]]: ``repeats`` times per module, warm-up excluded.
     """
     times = [[] for _ in modules]
     for step in range(repeats + 2):
-        for i, module in enumerate(modules):
+        # rotate the order every step: no module always runs first (or after a given one)
+        for i in [(step + j) % len(modules) for j in range(len(modules))]:
+            module = modules[i]
             module.zero_grad(set_to_none=True)  # as an optimizer step would
             start = time.perf_counter()
             module(x).sum().backward()
             if step >= 2:  # warm-up
                 times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def paired_ratio(num, den):
+    """Median over steps of ``num[i] / den[i]``."""
+    return statistics.median(a / b for a, b in zip(num, den))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--repeats', type=int, default=60)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--tokens', type=int, default=1100)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -104,12 +115,13 @@ def main():
                 tutel.load_state_dict(moe.state_dict())
                 modules.append(tutel.to(args.device))
             times = time_side_by_side(modules, x, args.repeats)
-            t_dense, t_moe = times[:2]
+            t_dense, t_moe = (statistics.median(t) for t in times[:2])
             row = (f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
-                   f'| {t_moe / t_dense:.3f} |')
+                   f'| {paired_ratio(times[1], times[0]):.3f} |')
             if with_tutel:
-                t_tutel = times[2]
-                row += f' {t_tutel * 1e3:.1f} | {t_tutel / t_dense:.3f} | {t_moe / t_tutel:.3f} |'
+                t_tutel = statistics.median(times[2])
+                row += (f' {t_tutel * 1e3:.1f} | {paired_ratio(times[2], times[0]):.3f} '
+                        f'| {paired_ratio(times[1], times[2]):.3f} |')
             print(row)
 
 
