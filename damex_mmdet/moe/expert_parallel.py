@@ -283,8 +283,9 @@ def convert_to_expert_parallel(model: torch.nn.Module,
         dict[str, ExpertParallelMoEFFN]: module name -> new layer.
 
     Raises:
-        ValueError: ``model`` has no MoE layer, or a layer's ``num_experts``
-            is not a multiple of the group size.
+        ValueError: ``model`` has no MoE layer, a layer uses the tutel
+            backend, or a layer's ``num_experts`` is not a multiple of the
+            group size.
     """
     found = [(name, module) for name, module in model.named_modules()
              if isinstance(module, MoEFFN) and not isinstance(module, ExpertParallelMoEFFN)]
@@ -292,6 +293,11 @@ def convert_to_expert_parallel(model: torch.nn.Module,
         raise ValueError(f'expert parallelism was requested but {type(model).__name__} has no '
                          'MoE layer; set model.moe_cfg (layers, num_experts, ...) or use the '
                          'plain data-parallel wrapper.')
+    tutel_layers = [name for name, layer in found if type(layer).__name__ == 'TutelMoEFFN']
+    if tutel_layers:
+        raise ValueError(f'{tutel_layers} use the tutel backend; expert parallelism here '
+                         "exchanges tokens natively: set moe_cfg.backend='native' (checkpoints "
+                         'are the same for both backends).')
     converted = {}
     for name, layer in found:
         parent_name, _, child = name.rpartition('.')

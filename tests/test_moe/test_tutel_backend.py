@@ -93,3 +93,12 @@ def test_missing_tutel_gives_an_install_hint(monkeypatch):
     monkeypatch.setattr(tutel_backend, 'tutel_available', lambda: False)
     with pytest.raises(ImportError, match='not on the package index'):
         TutelMoEFFN(D, H, num_experts=E)
+
+
+@needs_tutel
+def test_expert_parallel_conversion_refuses_tutel_layers():
+    from damex_mmdet.moe.expert_parallel import convert_to_expert_parallel
+    model = torch.nn.Module()
+    model.ffn = _pair()[1]
+    with pytest.raises(ValueError, match="backend='native'"):
+        convert_to_expert_parallel(model)
