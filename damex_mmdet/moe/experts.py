@@ -128,7 +128,10 @@ class GroupedFFNFunction(torch.autograd.Function):
             used += 1
             if ctx.relu:
                 hidden = act
-                grad_pre = torch.ops.aten.threshold_backward(grad @ w2[e].t(), hidden, 0)
+                grad_pre = torch.mm(grad, w2[e].t())
+                # in place: zero where the ReLU was inactive (no second (count, H) buffer)
+                torch.ops.aten.threshold_backward.grad_input(grad_pre, hidden, 0,
+                                                             grad_input=grad_pre)
             else:
                 with torch.enable_grad():
                     pre = act.detach().requires_grad_()
