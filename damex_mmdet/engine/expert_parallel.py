@@ -41,7 +41,6 @@ from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, clip_grad_nor
 
 __all__ = ['ExpertParallelDistributedDataParallel', 'ExpertParallelCheckpointHook']
 
-_EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
 _HOOK_HINT = ("set default_hooks.checkpoint.type='ExpertParallelCheckpointHook', which "
               'gathers the experts of all ranks into each checkpoint')
 
@@ -140,16 +139,20 @@ class ExpertParallelCheckpointHook(CheckpointHook):
     behaves exactly like it.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # (full expert weights, full expert optimizer state) during one save
+        self._gathered = None
+
     def before_train(self, runner) -> None:
         super().before_train(runner)
         if isinstance(runner.model, ExpertParallelDistributedDataParallel):
             runner.model.checkpoint_hook_ready = True
-        self._gathered = None
 
     @contextmanager
     def _full_state(self, runner):
         """Gather (collective) the full expert weights and optimizer state for one save."""
-        if getattr(self, '_gathered', None) is not None:  # nested save: already gathered
+        if self._gathered is not None:  # nested save: already gathered
             yield
             return
         layers = _expert_layers(runner)
@@ -162,8 +165,7 @@ class ExpertParallelCheckpointHook(CheckpointHook):
             indices = _state_indices(optimizer)
             for layer in layers.values():
                 local = layer.experts.num_experts
-                for pname in _EXPERT_PARAMS:
-                    param = getattr(layer.experts, pname)
+                for param in layer.experts.parameters():
                     for skey, value in sorted(optimizer.state.get(param, {}).items()):
                         if torch.is_tensor(value) and value.dim() and value.shape[0] == local:
                             parts = [torch.empty_like(value) for _ in range(dist.get_world_size())]
@@ -185,7 +187,7 @@ class ExpertParallelCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Rank 0: swap the local shards in ``checkpoint`` for the gathered tensors."""
-        if getattr(self, '_gathered', None) is None:
+        if self._gathered is None:
             return
         weights, optim_state = self._gathered
         state_dict = checkpoint['state_dict']
@@ -213,8 +215,8 @@ class ExpertParallelCheckpointHook(CheckpointHook):
             indices = _state_indices(optimizer)
             for layer in layers.values():
                 local = layer.experts.num_experts
-                for pname in _EXPERT_PARAMS:
-                    state = states.get(indices[id(getattr(layer.experts, pname))], {})
+                for param in layer.experts.parameters():
+                    state = states.get(indices[id(param)], {})
                     for skey, value in state.items():
                         if (torch.is_tensor(value) and value.dim()
                                 and value.shape[0] == layer.num_experts != local):

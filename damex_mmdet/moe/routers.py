@@ -19,7 +19,6 @@ predictions to ground truth. Losses come back already weighted, keyed
   gate learns to reproduce it so inference needs no dataset id.
 """
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
@@ -134,8 +133,8 @@ class TopKRouter(nn.Module):
             return {}
         if self.balance_loss == 'switch':
             value = switch_loss(plan.probs, plan.expert_index, balance_mask)
-        elif self.sync_stats and dist.is_available() and dist.is_initialized():
-            # collective: every rank computes it at every step (empty masks included)
+        elif self.sync_stats:
+            # collective (local without torch.distributed): every rank computes it at every step
             value = global_importance_load_loss(plan.logits, plan.noisy_logits, self.top_k,
                                                 self.gate_noise, balance_mask)
         else:
