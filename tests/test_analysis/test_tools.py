@@ -1,6 +1,5 @@
 """tools/analysis/*.py end to end on a tiny DAMEX-DINO config and checkpoint."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -8,16 +7,13 @@ import torch
 from mmengine.config import Config
 
 from damex_mmdet.analysis import RoutingStats
+from damex_mmdet.testing.scripts import load_script
 
 TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis')
 
 
 def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'analysis_tool_{name}',
-                                                  osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(TOOLS, f'{name}.py'))
 
 
 @pytest.fixture(scope='module')

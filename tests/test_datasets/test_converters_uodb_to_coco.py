@@ -1,10 +1,10 @@
 """Tests of the command line tools/dataset_converters/uodb_to_coco.py."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 from PIL import Image
+from damex_mmdet.testing.scripts import load_script
 
 TOOL = osp.join(
     osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
@@ -13,10 +13,7 @@ TOOL = osp.join(
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('uodb_to_coco', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def _kitti_tree(root):

@@ -1,6 +1,5 @@
 """Tests of the synthetic default benchmark: generator, layout, glyphs, config."""
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,6 +13,7 @@ from pycocotools.coco import COCO
 from damex_mmdet.datasets.synthetic import (DEFAULT_BENCHMARK, MARKER_FILE,
                                             generate_default_benchmark, sample_layout)
 from damex_mmdet.datasets.synthetic_draw import GLYPHS, draw_glyph, render_scene
+from damex_mmdet.testing.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets', 'damex_default.py')
@@ -248,10 +248,7 @@ def test_train_dataset_builds_from_config(bench):
 
 
 def test_cli_writes_the_benchmark(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'generate_default_data', osp.join(REPO, 'tools', 'misc', 'generate_default_data.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(osp.join(REPO, 'tools', 'misc', 'generate_default_data.py'))
     meta = tool.main([str(tmp_path), '--scale', '0.01', '--seed', '2'])
     assert meta['kitchen']['num_train'] == 1
     assert osp.isfile(tmp_path / 'xray' / 'annotations' / 'test.json')

@@ -5,7 +5,6 @@ checked is that every dataset entry of every mixture agrees with the spec.
 """
 import dataclasses
 import glob
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -20,6 +19,7 @@ from damex_mmdet.datasets.uodb import (UODB_DATASETS, VOC_CLASSES,
                                        UODBDatasetSpec, get_uodb_spec,
                                        uodb_classes, uodb_dataset_names,
                                        uodb_resize_scale)
+from damex_mmdet.testing.scripts import load_script
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
 CFG_DIR = osp.join(REPO, 'configs', '_base_', 'datasets', 'uodb')
@@ -204,9 +204,7 @@ def test_converted_mixture_feeds_multidataset(tmp_path):
             '</object></annotation>')
         Image.new('RGB', (120, 80)).save(tree / 'JPEGImages' / 'a.jpg')
         (tree / 'ImageSets' / 'Main' / 'train.txt').write_text('a\n')
-    spec = importlib.util.spec_from_file_location('uodb_to_coco', CONVERTER)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(CONVERTER)
     tool.main([str(tmp_path), '--datasets', 'watercolor', 'comic',
                '--splits', 'train', '--no-progress'])
 

@@ -2,10 +2,10 @@
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from damex_mmdet.engine import ExpertParallelDistributedDataParallel
 from damex_mmdet.moe import MoEFFN
+from damex_mmdet.testing.processes import spawn_ranks
 
 
 def _model(num_experts):
@@ -14,7 +14,7 @@ def _model(num_experts):
     return model
 
 
-def _worker(rank, init_file, out_file):
+def _worker(rank, init_file, out_dir):
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=0, world_size=1)
     errors = {}
     try:
@@ -27,15 +27,13 @@ def _worker(rank, init_file, out_file):
         wrapper.train_step({}, optim_wrapper=None)
     except RuntimeError as exc:
         errors['no_hook'] = str(exc)
-    torch.save(errors, out_file)
+    torch.save(errors, f'{out_dir}/rank0.pth')
     dist.destroy_process_group()
 
 
 @pytest.fixture(scope='module')
 def errors(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('epw')
-    mp.spawn(_worker, args=(str(tmp / 'init'), str(tmp / 'out.pth')), nprocs=1, join=True)
-    return torch.load(tmp / 'out.pth', weights_only=False)
+    return spawn_ranks(_worker, str(tmp_path_factory.mktemp('epw')), 1)[0]
 
 
 def test_needs_a_process_group():

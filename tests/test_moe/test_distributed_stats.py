@@ -2,11 +2,11 @@
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from damex_mmdet.moe import TopKRouter, importance_load_loss
 from damex_mmdet.moe.distributed_stats import (all_reduce_sum, expert_totals,
                                                global_importance_load_loss)
+from damex_mmdet.testing.processes import spawn_ranks
 
 E = 3
 
@@ -52,9 +52,7 @@ def _worker(rank, init_file, out_dir):
 
 @pytest.fixture(scope='module')
 def ranks(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('stats')
-    mp.spawn(_worker, args=(str(tmp / 'init'), str(tmp)), nprocs=2, join=True)
-    return [torch.load(tmp / f'rank{r}.pth', weights_only=False) for r in range(2)]
+    return spawn_ranks(_worker, str(tmp_path_factory.mktemp('stats')), 2)
 
 
 def test_global_loss_equals_single_process_on_all_tokens(ranks):

@@ -7,13 +7,13 @@ same full weights and fed the concatenation of both ranks' tokens.
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from damex_mmdet.moe import MoEFFN
 from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, all_to_all_rows,
                                              clip_grad_norm_expert_parallel,
                                              convert_to_expert_parallel, expert_parameter_names,
                                              shard_experts)
+from damex_mmdet.testing.processes import spawn_ranks
 
 D, H, E, T = 8, 16, 4, 3
 # per-rank batch sizes (images of T tokens): unequal token counts, and a rank with none
@@ -129,9 +129,7 @@ def _convert_scenario():
 
 @pytest.fixture(scope='module')
 def ranks(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('ep')
-    mp.spawn(_worker, args=(str(tmp / 'init'), str(tmp)), nprocs=2, join=True)
-    return [torch.load(tmp / f'rank{r}.pth', weights_only=False) for r in range(2)]
+    return spawn_ranks(_worker, str(tmp_path_factory.mktemp('ep')), 2)
 
 
 def _reference(case):

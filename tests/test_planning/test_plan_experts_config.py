@@ -1,10 +1,10 @@
 """tools/plan_experts.py: --config path with a tiny ResNet-18 on a tiny COCO fixture."""
-import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
+from damex_mmdet.testing.scripts import load_script
 
 torch = pytest.importorskip('torch')
 cv2 = pytest.importorskip('cv2')
@@ -68,10 +68,7 @@ def config(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('plan_experts_tool_cfg', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_similar_datasets_share_an_expert(tool, config, tmp_path):

@@ -1,21 +1,18 @@
 """tools/plan_experts.py: affinity-file path end to end."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 
 from damex_mmdet.planning import load_mapping
+from damex_mmdet.testing.scripts import load_script
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'plan_experts.py')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('plan_experts_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Tests of the command line tools/misc/make_nshot.py."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from damex_mmdet.testing.scripts import load_script
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc',
                 'make_nshot.py')
@@ -11,10 +11,7 @@ TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc',
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('make_nshot', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 @pytest.fixture
