@@ -5,7 +5,7 @@ Shape shorthand used throughout: ``B`` images, ``T`` tokens per image,
 ``K`` experts chosen per token, ``C`` expert capacity.
 """
 from .context import RoutingContext, RoutingRecord
-from .dispatch import DispatchPlan, combine, expert_capacity, make_dispatch
+from .dispatch import DispatchPlan, combine, expert_capacity, gather, make_dispatch
 from .expert_map import ExpertMap
 from .experts import BatchedExperts, build_activation
 from .layer import DropPath, MoEFFN
@@ -16,7 +16,7 @@ from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, bu
 
 __all__ = [
     'RoutingContext', 'RoutingRecord', 'DispatchPlan', 'combine', 'expert_capacity',
-    'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath', 'MoEFFN',
+    'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath', 'MoEFFN',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
     'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
     'FixedMapRouter', 'TopKRouter', 'build_router'

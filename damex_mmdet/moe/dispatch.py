@@ -8,6 +8,11 @@ contiguous slice (no (E, C, D) padding and no one-hot dispatch tensors); the
 order inside an expert gives priority when capacity is short: all first
 choices before second choices, then token order, or gate confidence with
 ``batch_prioritized=True``.
+
+The common case, top-1 without dropping, is a permutation of the tokens;
+:func:`gather` and :func:`combine` then use autograd functions whose backward
+is the inverse permutation (an ``index_copy_`` into an uninitialised buffer)
+instead of autograd's zero-filled scatter-add.
 """
 import math
 from dataclasses import dataclass
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ['expert_capacity', 'DispatchPlan', 'make_dispatch', 'combine']
+__all__ = ['expert_capacity', 'DispatchPlan', 'make_dispatch', 'gather', 'combine']
 
 
 def expert_capacity(num_tokens: int, num_experts: int, top_k: int, capacity_factor: float,
@@ -61,6 +66,11 @@ class DispatchPlan:
     counts: list
     kept: Tensor
     capacity: int
+
+    @property
+    def is_permutation(self) -> bool:
+        """Top-1 and nothing dropped: every token is dispatched exactly once."""
+        return self.kept.shape[1] == 1 and self.token.numel() == self.kept.shape[0]
 
 
 def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int,
@@ -133,6 +143,53 @@ def _top1_without_drops(expert_index, combine_weight, num_experts, capacity_fact
         capacity=capacity)
 
 
+class _PermuteRows(torch.autograd.Function):
+    """``x[order]`` for a permutation ``order``; backward scatters the gradient back."""
+
+    @staticmethod
+    def forward(ctx, x, order):
+        ctx.save_for_backward(order)
+        return x.index_select(0, order)
+
+    @staticmethod
+    def backward(ctx, grad):
+        order, = ctx.saved_tensors
+        return grad.new_empty(grad.shape).index_copy_(0, order, grad), None
+
+
+class _CombinePermutation(torch.autograd.Function):
+    """``out[token] = expert_out * weight`` where ``token`` is a permutation."""
+
+    @staticmethod
+    def forward(ctx, expert_out, weight, token):
+        ctx.save_for_backward(expert_out, weight, token)
+        out = expert_out.new_empty(expert_out.shape)
+        return out.index_copy_(0, token, expert_out * weight[:, None])
+
+    @staticmethod
+    def backward(ctx, grad):
+        expert_out, weight, token = ctx.saved_tensors
+        grad = grad.index_select(0, token)  # back to dispatch order
+        grad_out = grad * weight[:, None] if ctx.needs_input_grad[0] else None
+        grad_weight = torch.linalg.vecdot(grad, expert_out) if ctx.needs_input_grad[1] else None
+        return grad_out, grad_weight, None
+
+
+def gather(x: Tensor, plan: DispatchPlan) -> Tensor:
+    """Tokens in dispatch order, the input of the experts.
+
+    Args:
+        x (Tensor): (N, D) tokens.
+        plan (DispatchPlan): the dispatch plan.
+
+    Returns:
+        Tensor: (M, D), grouped by expert.
+    """
+    if plan.is_permutation:
+        return _PermuteRows.apply(x, plan.token)
+    return x.index_select(0, plan.token)
+
+
 def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
     """Scatter-add weighted expert outputs back to their tokens.
 
@@ -144,11 +201,10 @@ def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
     Returns:
         Tensor: (N, D); zero rows for tokens whose every assignment was dropped.
     """
-    weighted = expert_out * plan.weight[:, None].to(expert_out.dtype)
-    if plan.token.numel() == num_tokens and plan.kept.shape[1] == 1:
-        # top-1, nothing dropped: every token appears once, a permutation
-        out = expert_out.new_empty(num_tokens, expert_out.shape[-1])
-        return out.index_copy_(0, plan.token, weighted)
+    weight = plan.weight.to(expert_out.dtype)
+    if plan.is_permutation:
+        return _CombinePermutation.apply(expert_out, weight, plan.token)
+    weighted = expert_out * weight[:, None]
     # in place on a fresh buffer: autograd only needs the (M, D) source
     out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])
     return out.index_add_(0, plan.token, weighted)

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from .context import RoutingRecord
-from .dispatch import combine, make_dispatch
+from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts, init_expert_tensors
 from .layer import MoEFFN
 
@@ -236,7 +236,7 @@ class ExpertParallelMoEFFN(MoEFFN):
         send_sizes = send_counts.view(world_size, local).sum(1).tolist()
         recv_sizes = recv.sum(1).tolist()
         # 2. tokens to their experts' ranks; received rows are (source, expert)-major
-        received = all_to_all_rows(flat.index_select(0, dispatch.token), send_sizes, recv_sizes,
+        received = all_to_all_rows(gather(flat, dispatch), send_sizes, recv_sizes,
                                    self.group)
         row_expert = torch.arange(local, device=x.device).repeat(world_size)
         order = row_expert.repeat_interleave(recv.flatten()).sort(stable=True).indices

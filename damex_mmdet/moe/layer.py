@@ -12,7 +12,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from .context import RoutingContext, RoutingRecord
-from .dispatch import combine, make_dispatch
+from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts
 from .routers import build_router
 
@@ -157,7 +157,7 @@ class MoEFFN(nn.Module):
         plan = self.router(flat, context.token_targets(batch, tokens))
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
                                  self.capacity_factor, self.batch_prioritized)
-        expert_out = self.experts(flat.index_select(0, dispatch.token), dispatch.counts)
+        expert_out = self.experts(gather(flat, dispatch), dispatch.counts)
         out = combine(expert_out, dispatch, flat.shape[0])
         if context.active:
             context.add(RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from damex_mmdet.moe import combine, expert_capacity, make_dispatch
+from damex_mmdet.moe import combine, expert_capacity, gather, make_dispatch
 
 
 @pytest.mark.parametrize('cf,max_load,expected', [
@@ -49,3 +49,37 @@ def test_combine_weights_and_zero_rows_for_dropped():
     expert_out = torch.tensor([[1.0, 1.0], [3.0, 3.0]])  # outputs for tokens 0 and 2
     out = combine(expert_out, plan, 3)
     assert out.tolist() == [[0.5, 0.5], [0.0, 0.0], [6.0, 6.0]]
+
+
+@pytest.mark.parametrize('weight_grad', [True, False])
+def test_permutation_gather_and_combine_match_autograd(weight_grad):
+    """Top-1 without drops takes the permutation path; its hand-written
+    backward must give autograd's gradients for tokens, outputs and weights."""
+    torch.manual_seed(0)
+    index = torch.randint(0, 3, (7, 1))
+    plan_weight = torch.rand(7, 1, requires_grad=weight_grad)
+    plan = make_dispatch(index, plan_weight, 3, capacity_factor=0.0)
+    assert plan.is_permutation and sorted(plan.token.tolist()) == list(range(7))
+    x = torch.randn(7, 5, requires_grad=True)
+    upstream = torch.randn(7, 5)
+    scale = torch.randn(7, 5)  # a stand-in for the experts, so the gradients differ per row
+
+    out = combine(gather(x, plan) * scale, plan, 7)
+    grads = torch.autograd.grad((out * upstream).sum(),
+                                [x, plan_weight] if weight_grad else [x], retain_graph=True)
+    # reference: the general (index_select / index_add_) path by hand
+    ref_out = torch.zeros(7, 5).index_add_(
+        0, plan.token, x.index_select(0, plan.token) * scale * plan.weight[:, None])
+    ref = torch.autograd.grad((ref_out * upstream).sum(),
+                              [x, plan_weight] if weight_grad else [x])
+    torch.testing.assert_close(out, ref_out)
+    for got, want in zip(grads, ref):
+        torch.testing.assert_close(got, want)
+
+
+def test_dropping_or_top2_is_not_a_permutation():
+    dropped = make_dispatch(torch.tensor([[0], [0], [1]]), torch.ones(3, 1), 2, 0.5)
+    top2 = make_dispatch(torch.tensor([[0, 1], [1, 0]]), torch.ones(2, 2), 2, 0.0)
+    assert not dropped.is_permutation and not top2.is_permutation
+    x = torch.arange(6.0).view(3, 2)
+    assert gather(x, dropped).tolist() == [[0.0, 1.0], [4.0, 5.0]]  # token 1 dropped
