@@ -49,7 +49,7 @@ def gt_boxes_in_input_frame(data_sample: DetDataSample) -> Tensor:
 
 @torch.no_grad()
 def matched_query_mask(bbox_head, head_inputs: dict, data_samples,
-                         gt_frame: str = 'original') -> Tensor:
+                       gt_frame: str = 'original') -> Tensor:
     """(B, Q) bool mask of queries matched to a ground-truth box, at test time.
 
     Args:

@@ -252,8 +252,8 @@ class RoutingStats:
         if missing:
             raise ValueError(f'routing statistics lack key(s) {missing}; was the file written '
                              'by RoutingStats.save?')
-        return cls(**{k: data[k] for k in ('layers', 'dataset_names', 'num_experts',
-                                            'expert_map', *_ARRAYS) if k in data})
+        keys = ('layers', 'dataset_names', 'num_experts', 'expert_map', *_ARRAYS)
+        return cls(**{k: data[k] for k in keys if k in data})
 
     def save(self, path: str) -> str:
         """Write :meth:`to_dict` as JSON; returns ``path``."""

@@ -178,8 +178,7 @@ _SPECS = (
         short_side=576,
         img_ext='.jpg',
         # DAMEX merges the motor vehicles into one class.
-        aliases=(('car', 'vehicle'), ('van', 'vehicle'), ('truck',
-                                                           'vehicle')),
+        aliases=(('car', 'vehicle'), ('van', 'vehicle'), ('truck', 'vehicle')),
         ignored=frozenset({'dontcare', 'misc', 'tram', 'person_sitting'})),
     UODBDatasetSpec(
         name='voc',

@@ -16,7 +16,8 @@ from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, bu
 
 __all__ = [
     'RoutingContext', 'RoutingRecord', 'DispatchPlan', 'combine', 'expert_capacity',
-    'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath', 'MoEFFN',
+    'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath',
+    'MoEFFN',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
     'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
     'FixedMapRouter', 'TopKRouter', 'build_router'

@@ -92,7 +92,8 @@ class MoEFFN(nn.Module):
                  init_cfg=None):
         super().__init__()
         if num_fcs != 2:
-            raise ValueError(f'MoEFFN experts are two-layer FFNs; num_fcs must be 2, got {num_fcs}.')
+            raise ValueError(
+                f'MoEFFN experts are two-layer FFNs; num_fcs must be 2, got {num_fcs}.')
         if layer_scale_init_value:
             raise ValueError('MoEFFN does not support layer_scale_init_value > 0.')
         self.embed_dims = embed_dims

@@ -86,4 +86,3 @@ def test_results_table_tool(tmp_path, capsys):
     assert rows[1] == ['DAMEX', '61.8', '56.0', '58.9']
     assert '| DAMEX  | 61.8  | 56.0 | 58.9 |' in capsys.readouterr().out
     assert osp.isfile(tmp_path / 'o' / 'results_table.md')
-

@@ -172,9 +172,8 @@ def test_kitchen_repeated_frame_names_stay_unique(kitchen_tree):
         'JPEGImages/gmu_scene_001/rgb_0001.png',
         'JPEGImages/gmu_scene_002/rgb_0001.png'
     ]
-    assert [(a['image_id'], a['category_id'], a['bbox'])
-            for a in coco['annotations']] == [(1, 11, [10., 10., 30., 20.]),
-                                               (2, 11, [20., 5., 40., 40.])]
+    boxes = [(a['image_id'], a['category_id'], a['bbox']) for a in coco['annotations']]
+    assert boxes == [(1, 11, [10., 10., 30., 20.]), (2, 11, [20., 5., 40., 40.])]
 
 
 def test_converted_kitchen_loads_with_uodb_config(kitchen_tree):

@@ -35,6 +35,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
 MAX_NORM = 2.0
 
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

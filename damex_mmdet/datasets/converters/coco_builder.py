@@ -32,6 +32,7 @@ __all__ = ['CocoBuilder', 'DIFFICULT_POLICIES']
 #: What to do with VOC ``difficult`` boxes.
 DIFFICULT_POLICIES = ('keep', 'crowd', 'drop')
 
+
 class CocoBuilder:
     """Collect images and boxes into a COCO detection dictionary.
 
