@@ -51,8 +51,9 @@ if ! has mmdet 3.3.0; then
   log "installing mmdet 3.3.0"
   pip install "mmdet==3.3.0"
 fi
-if ! has scipy '*' || ! has pycocotools '*' || ! has pytest '*' || ! has matplotlib '*'; then
-  log "installing numpy, scipy, pycocotools, matplotlib, pytest"
+if ! has scipy '*' || ! has pycocotools '*' || ! has pytest '*' || ! has matplotlib '*' \
+    || ! has flake8 7.5.0; then
+  log "installing numpy, scipy, pycocotools, matplotlib, pytest, flake8"
   pip install -r "$root/requirements/tests.txt" numpy scipy pycocotools matplotlib
 fi
 if ! has openmim 0.3.9; then
