@@ -16,6 +16,7 @@ scatter-add.
 """
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -71,6 +72,13 @@ class DispatchPlan:
     def is_permutation(self) -> bool:
         """Top-1 and nothing dropped: every token is dispatched exactly once."""
         return self.kept.shape[1] == 1 and self.token.numel() == self.kept.shape[0]
+
+    @cached_property
+    def inverse(self) -> Tensor:
+        """(N,) position of each token in dispatch order; only for a permutation."""
+        inverse = torch.empty_like(self.token)
+        inverse[self.token] = torch.arange(self.token.numel(), device=self.token.device)
+        return inverse
 
 
 def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int,
@@ -143,25 +151,18 @@ def _top1_without_drops(expert_index, combine_weight, num_experts, capacity_fact
         capacity=capacity)
 
 
-def _inverse(order: Tensor) -> Tensor:
-    """(N,) inverse of a permutation: ``x[order][_inverse(order)] == x``."""
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel(), device=order.device)
-    return inverse
-
-
 class _PermuteRows(torch.autograd.Function):
-    """``x[order]`` for a permutation ``order``; backward gathers by the inverse."""
+    """``x[order]`` for a permutation ``order``; backward gathers by its ``inverse``."""
 
     @staticmethod
-    def forward(ctx, x, order):
-        ctx.save_for_backward(order)
+    def forward(ctx, x, order, inverse):
+        ctx.save_for_backward(inverse)
         return x.index_select(0, order)
 
     @staticmethod
     def backward(ctx, grad):
-        order, = ctx.saved_tensors
-        return grad.index_select(0, _inverse(order)), None
+        inverse, = ctx.saved_tensors
+        return grad.index_select(0, inverse), None, None
 
 
 class _CombinePermutation(torch.autograd.Function):
@@ -172,9 +173,9 @@ class _CombinePermutation(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, expert_out, weight, token):
+    def forward(ctx, expert_out, weight, token, inverse):
         ctx.save_for_backward(expert_out, weight, token)
-        return (expert_out * weight[:, None]).index_select(0, _inverse(token))
+        return (expert_out * weight[:, None]).index_select(0, inverse)
 
     @staticmethod
     def backward(ctx, grad):
@@ -182,7 +183,7 @@ class _CombinePermutation(torch.autograd.Function):
         grad = grad.index_select(0, token)  # back to dispatch order
         grad_out = grad * weight[:, None] if ctx.needs_input_grad[0] else None
         grad_weight = torch.linalg.vecdot(grad, expert_out) if ctx.needs_input_grad[1] else None
-        return grad_out, grad_weight, None
+        return grad_out, grad_weight, None, None
 
 
 def gather(x: Tensor, plan: DispatchPlan) -> Tensor:
@@ -196,7 +197,7 @@ def gather(x: Tensor, plan: DispatchPlan) -> Tensor:
         Tensor: (M, D), grouped by expert.
     """
     if plan.is_permutation:
-        return _PermuteRows.apply(x, plan.token)
+        return _PermuteRows.apply(x, plan.token, plan.inverse)
     return x.index_select(0, plan.token)
 
 
@@ -213,7 +214,7 @@ def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
     """
     weight = plan.weight.to(expert_out.dtype)
     if plan.is_permutation:
-        return _CombinePermutation.apply(expert_out, weight, plan.token)
+        return _CombinePermutation.apply(expert_out, weight, plan.token, plan.inverse)
     weighted = expert_out * weight[:, None]
     # in place on a fresh buffer: autograd only needs the (M, D) source
     out = expert_out.new_zeros(num_tokens, expert_out.shape[-1])

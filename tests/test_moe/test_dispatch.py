@@ -60,6 +60,7 @@ def test_permutation_gather_and_combine_match_autograd(weight_grad):
     plan_weight = torch.rand(7, 1, requires_grad=weight_grad)
     plan = make_dispatch(index, plan_weight, 3, capacity_factor=0.0)
     assert plan.is_permutation and sorted(plan.token.tolist()) == list(range(7))
+    assert plan.token[plan.inverse].tolist() == list(range(7))
     x = torch.randn(7, 5, requires_grad=True)
     upstream = torch.randn(7, 5)
     scale = torch.randn(7, 5)  # a stand-in for the experts, so the gradients differ per row
