@@ -202,7 +202,10 @@ def gather(x: Tensor, plan: DispatchPlan) -> Tensor:
 
 
 def combine(expert_out: Tensor, plan: DispatchPlan, num_tokens: int) -> Tensor:
-    """Scatter-add weighted expert outputs back to their tokens.
+    """Weighted expert outputs back in token order (summed over a token's K experts).
+
+    A permutation plan gathers by ``plan.inverse``; otherwise the outputs are
+    scatter-added into a zero buffer.
 
     Args:
         expert_out (Tensor): (M, D) outputs in dispatch order.
