@@ -12,9 +12,9 @@ model = dict(
         router=dict(type='DatasetAwareRouter', gate_noise=1.0, ce_weight=0.1),
         capacity_factor=0.0,
         ce_tokens='all',
-        # experts start as copies of one freshly initialised FFN: on this short
-        # from-scratch schedule it measured +17.9 mean AP50 for DAMEX over
-        # independently initialised experts (README, results)
+        # every expert starts as a copy of the FFN it replaces, initialised
+        # exactly as in the dense DINO run of the same seed (matched starts);
+        # 'fresh' draws the experts independently (README: ablation)
         expert_init='upcycle',
         expert_map=_base_.damex_default_expert_map))
 custom_hooks = [dict(type='ExpertMapHook'), dict(type='RoutingStatsHook', interval=50)]

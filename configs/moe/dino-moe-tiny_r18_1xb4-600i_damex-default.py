@@ -14,9 +14,9 @@ model = dict(
                     balance_weight=0.1),
         capacity_factor=1.25,
         balance_tokens='foreground',
-        # experts start as copies of one freshly initialised FFN: on this short
-        # from-scratch schedule it measured +17.9 mean AP50 for DAMEX over
-        # independently initialised experts (README, results)
+        # every expert starts as a copy of the FFN it replaces, initialised
+        # exactly as in the dense DINO run of the same seed (matched starts);
+        # 'fresh' draws the experts independently (README: ablation)
         expert_init='upcycle',
         # used only to report router accuracy against the DAMEX map
         expert_map=_base_.damex_default_expert_map))

@@ -5,17 +5,18 @@ layer indices, ``dict(decoder=[0, 2, 4])`` (the DAMEX paper: alternate decoder
 layers), resolved to ``<part>.layers.<i>.ffn``, or an explicit list of module
 paths such as ``['decoder.layers.0.ffn']`` for models laid out differently.
 """
-from typing import Dict, Mapping, Sequence, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 
 from damex_mmdet.moe import MoEFFN, RoutingContext
 from damex_mmdet.moe.tutel_backend import TutelMoEFFN
 
-__all__ = ['resolve_ffn_paths', 'convert_ffns_to_moe', 'MOE_LAYER_KEYS']
+__all__ = ['resolve_ffn_paths', 'convert_ffns_to_moe', 'swap_submodules', 'MOE_LAYER_KEYS']
 
 # keys of ``moe_cfg`` passed on to every MoEFFN
-MOE_LAYER_KEYS = ('num_experts', 'router', 'capacity_factor', 'batch_prioritized')
+MOE_LAYER_KEYS = ('num_experts', 'router', 'capacity_factor', 'eval_capacity_factor',
+                  'batch_prioritized')
 
 LayersSpec = Union[Mapping[str, Sequence[int]], Sequence[str]]
 
@@ -58,9 +59,35 @@ def resolve_ffn_paths(model: nn.Module, layers: LayersSpec) -> list:
     return paths
 
 
+def swap_submodules(model: nn.Module, modules: Mapping[str, nn.Module]) -> Dict[str, nn.Module]:
+    """Put each module of ``modules`` at its path in ``model``, in place.
+
+    A module that comes in is first moved to the device of the parameters of
+    the one it replaces (so that initialising it draws from the same device's
+    generator as the module that was there).
+
+    Args:
+        model (nn.Module): the model to edit.
+        modules (Mapping[str, nn.Module]): dotted path -> module to put there.
+
+    Returns:
+        dict[str, nn.Module]: path -> the module that was there.
+    """
+    previous = {}
+    for path, module in modules.items():
+        parent_path, _, attr = path.rpartition('.')
+        parent = model.get_submodule(parent_path) if parent_path else model
+        previous[path] = getattr(parent, attr)
+        param = next(previous[path].parameters(), None)
+        if param is not None:
+            module.to(param.device)
+        setattr(parent, attr, module)
+    return previous
+
+
 def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingContext,
                         expert_init: str = 'fresh', backend: str = 'native',
-                        **moe_kwargs) -> Dict[str, MoEFFN]:
+                        **moe_kwargs) -> Tuple[Dict[str, MoEFFN], Dict[str, nn.Module]]:
     """Replace the chosen FFNs in place.
 
     Args:
@@ -74,7 +101,9 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
         **moe_kwargs: ``MoEFFN`` options (see :data:`MOE_LAYER_KEYS`).
 
     Returns:
-        dict[str, MoEFFN]: path -> new layer, in model order.
+        tuple[dict, dict]: path -> new :class:`MoEFFN` (in model order), and
+        path -> the dense FFN it replaced (no longer in the module tree; the
+        detectors keep it to initialise the MoE layers like the dense model).
     """
     if expert_init not in ('fresh', 'upcycle'):
         raise ValueError(f"moe_cfg.expert_init must be 'fresh' or 'upcycle', got {expert_init!r}.")
@@ -83,15 +112,11 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
     layer_type = TutelMoEFFN if backend == 'tutel' else MoEFFN
     converted = {}
     for path in resolve_ffn_paths(model, layers):
-        parent_path, _, attr = path.rpartition('.')
-        parent = model.get_submodule(parent_path)
-        dense = getattr(parent, attr)
         upcycle = expert_init == 'upcycle'
         layer = layer_type.from_dense(
-            dense, copy_weights=upcycle, init_mode='upcycle' if upcycle else 'xavier',
-            **moe_kwargs)
+            model.get_submodule(path), copy_weights=upcycle,
+            init_mode='upcycle' if upcycle else 'xavier', **moe_kwargs)
         layer.routing_context = context
         layer.layer_name = path
-        setattr(parent, attr, layer)
         converted[path] = layer
-    return converted
+    return converted, swap_submodules(model, converted)

@@ -11,8 +11,9 @@ matched queries to ground truth. Inference never reads dataset information.
 - ``layers`` [``dict(decoder=[0, 2, 4])``]: FFNs to convert, see
   :mod:`damex_mmdet.models.moe_conversion`.
 - ``num_experts`` [8], ``router`` [``dict(type='DatasetAwareRouter')``],
-  ``capacity_factor`` [0.0 = no dropping], ``batch_prioritized`` [False]:
-  ``MoEFFN`` options.
+  ``capacity_factor`` [0.0 = no dropping], ``eval_capacity_factor`` [0.0: no
+  dropping at inference, so a prediction never depends on the other images of
+  its batch], ``batch_prioritized`` [False]: ``MoEFFN`` options.
 - ``backend`` ['native']: 'native' (plain PyTorch) or 'tutel' (tutel's
   dispatch and combine, when tutel is installed; not with FixedMapRouter), see
   :mod:`damex_mmdet.moe.tutel_backend`. Checkpoints are the same for both.
@@ -31,9 +32,10 @@ import re
 
 import torch
 
-from damex_mmdet.moe import DatasetAwareRouter, ExpertMap, FixedMapRouter, RoutingContext
+from damex_mmdet.moe import (DatasetAwareRouter, ExpertMap, FixedMapRouter, RoutingContext,
+                             stream_preserving_generator)
 from .foreground import matching_foreground_mask, num_denoising_queries
-from .moe_conversion import MOE_LAYER_KEYS, convert_ffns_to_moe
+from .moe_conversion import MOE_LAYER_KEYS, convert_ffns_to_moe, swap_submodules
 
 __all__ = ['MoEDetectorMixin', 'TOKEN_SETS']
 
@@ -43,6 +45,7 @@ _DEFAULTS = dict(
     num_experts=8,
     router=dict(type='DatasetAwareRouter'),
     capacity_factor=0.0,
+    eval_capacity_factor=0.0,
     batch_prioritized=False,
     expert_init='fresh',
     backend='native',
@@ -78,10 +81,13 @@ class MoEDetectorMixin:
                 raise ValueError(f'moe_cfg.{key}={cfg[key]!r}; use one of {TOKEN_SETS}.')
         self.moe_cfg = cfg
         self.routing_context = RoutingContext()
-        self.moe_layers = convert_ffns_to_moe(
-            self, cfg['layers'], self.routing_context, expert_init=cfg['expert_init'],
-            backend=cfg['backend'],
-            **{k: cfg[k] for k in MOE_LAYER_KEYS})
+        # building the MoE layers draws random numbers (router and expert
+        # init): fork the global generator so the rest of the run draws what
+        # the dense detector draws at the same seed (matched starts)
+        with torch.random.fork_rng(devices=[]):
+            self.moe_layers, self._dense_ffns = convert_ffns_to_moe(
+                self, cfg['layers'], self.routing_context, expert_init=cfg['expert_init'],
+                backend=cfg['backend'], **{k: cfg[k] for k in MOE_LAYER_KEYS})
         self.expert_map = None
         if cfg['expert_map'] is not None:
             self.expert_map = ExpertMap(cfg['expert_map'], cfg['num_experts'], cfg['map_seed'])
@@ -104,10 +110,26 @@ class MoEDetectorMixin:
 
     # ----------------------------------------------------------- weights
     def init_weights(self) -> None:
-        """Detector init, then each expert re-initialised on its own (or upcycled)."""
-        super().init_weights()
-        for layer in self.moe_layers.values():
-            layer.init_weights()
+        """Initialise exactly like the dense detector, then the MoE layers from it.
+
+        The detector's own ``init_weights`` runs with every MoE layer swapped
+        back for the dense FFN it replaced, so every shared parameter
+        (backbone, neck, encoder, the rest of the decoder, head, queries) gets
+        the values the dense detector gets at this seed, and the global
+        generator ends where the dense detector's ends. Then, in a forked
+        generator, each MoE layer initialises its router and its experts:
+        copies of the freshly initialised dense FFN (``expert_init='upcycle'``),
+        or drawn on their own (``'fresh'``).
+        """
+        moe_layers = swap_submodules(self, self._dense_ffns)
+        try:
+            super().init_weights()
+        finally:
+            swap_submodules(self, moe_layers)
+        devices = sorted({p.device.index or 0 for p in self.parameters() if p.is_cuda})
+        with torch.random.fork_rng(devices=devices):
+            for path, layer in self.moe_layers.items():
+                layer.init_weights(self._dense_ffns[path])
 
     # ----------------------------------------------------------- routing
     def image_targets(self, batch_data_samples, required: bool, device=None):
@@ -138,7 +160,9 @@ class MoEDetectorMixin:
         """Detector losses plus ``loss_damex`` / ``loss_balance`` and routing logs."""
         targets = self.image_targets(
             batch_data_samples, required=self.needs_targets, device=batch_inputs.device)
-        self.routing_context.begin(targets)
+        # gate noise from a generator of its own: the global stream (denoising
+        # queries, dropout) stays the dense detector's
+        self.routing_context.begin(targets, stream_preserving_generator(batch_inputs.device))
         try:
             losses = super().loss(batch_inputs, batch_data_samples)
             losses.update(self.moe_losses(self.routing_context.records, self._head_inputs,

@@ -8,16 +8,17 @@ from .context import RoutingContext, RoutingRecord
 from .dispatch import DispatchPlan, combine, expert_capacity, gather, make_dispatch
 from .expert_map import ExpertMap
 from .experts import BatchedExperts, build_activation
-from .layer import DropPath, MoEFFN
+from .layer import DropPath, MoEFFN, dense_ffn_tensors
 from .losses import (cv_squared, damex_ce_loss, importance_load_loss, importance_loss,
                      load_loss, switch_loss)
+from .noise import stream_preserving_generator
 from .plan import RoutingPlan, routing_metrics
 from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, build_router
 
 __all__ = [
     'RoutingContext', 'RoutingRecord', 'DispatchPlan', 'combine', 'expert_capacity',
     'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath',
-    'MoEFFN',
+    'MoEFFN', 'dense_ffn_tensors', 'stream_preserving_generator',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
     'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
     'FixedMapRouter', 'TopKRouter', 'build_router'

@@ -4,14 +4,16 @@ Shape shorthand: ``B`` images, ``T`` tokens per image, ``N = B * T``.
 
 A detector owns one :class:`RoutingContext` shared by all of its MoE layers.
 Before a forward it calls :meth:`RoutingContext.begin` with the mapped expert
-of each image (training) or nothing (inference); every MoE layer then reads
-per-token targets from it and appends a :class:`RoutingRecord`; after the
+of each image (training) or nothing (inference) and the generator of the gate
+noise; every MoE layer then reads per-token targets from it and appends a
+:class:`RoutingRecord`; after the
 head's loss the detector turns the records into auxiliary losses (now that the
 foreground tokens are known) and calls :meth:`RoutingContext.end`.
 """
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+import torch
 from torch import Tensor
 
 from .plan import RoutingPlan, routing_metrics
@@ -47,23 +49,28 @@ class RoutingContext:
 
     Attributes:
         image_targets (Tensor, optional): (B,) long mapped expert per image.
+        generator (torch.Generator, optional): source of the routers' gate
+            noise in this pass (torch's global generator when None).
         active (bool): layers record only while a pass is active.
         records (list[RoutingRecord]): one per MoE layer call, in call order.
     """
     image_targets: Optional[Tensor] = None
+    generator: Optional[torch.Generator] = None
     active: bool = False
     records: List[RoutingRecord] = field(default_factory=list)
 
-    def begin(self, image_targets: Optional[Tensor] = None) -> None:
+    def begin(self, image_targets: Optional[Tensor] = None,
+              generator: Optional[torch.Generator] = None) -> None:
         """Start a forward pass; ``image_targets`` is (B,) long or None."""
         self.image_targets = image_targets
+        self.generator = generator
         self.records = []
         self.active = True
 
     def end(self) -> List[RoutingRecord]:
         """Finish the pass; returns and forgets its records."""
         records = self.records
-        self.image_targets, self.records, self.active = None, [], False
+        self.image_targets, self.generator, self.records, self.active = None, None, [], False
         return records
 
     def token_targets(self, batch: int, tokens: int) -> Optional[Tensor]:

@@ -33,7 +33,7 @@ from torch import Tensor
 from .context import RoutingRecord
 from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts, init_expert_tensors
-from .layer import MoEFFN
+from .layer import MoEFFN, dense_ffn_tensors
 
 __all__ = [
     'all_to_all_rows', 'shard_experts', 'gather_experts', 'expert_parameter_names',
@@ -188,8 +188,8 @@ class ExpertParallelMoEFFN(MoEFFN):
         parallel = cls.__new__(cls)
         torch.nn.Module.__init__(parallel)
         for key in ('embed_dims', 'feedforward_channels', 'num_experts', 'capacity_factor',
-                    'batch_prioritized', 'batch_first', 'add_identity', 'init_mode',
-                    'layer_name', 'routing_context'):
+                    'eval_capacity_factor', 'batch_prioritized', 'batch_first', 'add_identity',
+                    'init_mode', 'layer_name', 'routing_context'):
             setattr(parallel, key, getattr(layer, key))
         parallel.router = layer.router
         parallel.dropout_layer = layer.dropout_layer
@@ -198,12 +198,19 @@ class ExpertParallelMoEFFN(MoEFFN):
         return parallel
 
     @torch.no_grad()
-    def init_weights(self) -> None:
+    def init_weights(self, dense: torch.nn.Module = None) -> None:
         """Initialise all ``E`` experts as :class:`MoEFFN` does and keep this rank's slice.
 
         Every rank draws the same numbers (same seed), so the shards together
         are exactly the full layer's initialisation.
+
+        Args:
+            dense (nn.Module, optional): see :meth:`MoEFFN.init_weights`.
         """
+        self.router.reset_parameters()
+        if self.init_mode == 'upcycle' and dense is not None:
+            self.experts.copy_from_dense(*dense_ffn_tensors(dense))
+            return
         rank, _ = _rank_and_size(self.group)
         local = self.experts.num_experts
         full = {
@@ -225,9 +232,10 @@ class ExpertParallelMoEFFN(MoEFFN):
         rank, world_size = _rank_and_size(self.group)
         local = self.experts.num_experts
         flat = x.reshape(batch * tokens, dims)
-        plan = self.router(flat, self.routing_context.token_targets(batch, tokens))
+        plan = self.router(flat, self.routing_context.token_targets(batch, tokens),
+                           self.routing_context.generator)
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
-                                 self.capacity_factor, self.batch_prioritized)
+                                 self.active_capacity_factor, self.batch_prioritized)
         # 1. counts: row s of `recv` = rows rank s sends to each of my L experts
         send_counts = torch.tensor(dispatch.counts, dtype=torch.long, device=x.device)
         recv = torch.empty_like(send_counts)

@@ -16,7 +16,7 @@ from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts
 from .routers import build_router
 
-__all__ = ['MoEFFN', 'DropPath']
+__all__ = ['MoEFFN', 'DropPath', 'dense_ffn_tensors']
 
 
 class DropPath(nn.Module):
@@ -32,6 +32,24 @@ class DropPath(nn.Module):
         keep = 1.0 - self.drop_prob
         mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
         return x * mask / keep
+
+
+def _dense_linears(ffn: nn.Module):
+    linears = [m for m in ffn.modules() if isinstance(m, nn.Linear)]
+    if len(linears) != 2:
+        raise ValueError(f'can only convert a two-layer FFN, found {len(linears)} '
+                         f'nn.Linear in {type(ffn).__name__}.')
+    return linears
+
+
+def dense_ffn_tensors(ffn: nn.Module):
+    """``(fc1.weight, fc1.bias, fc2.weight, fc2.bias)`` of a two-layer FFN.
+
+    Returns:
+        tuple[Tensor]: (H, D), (H,), (D, H), (D,).
+    """
+    fc1, fc2 = _dense_linears(ffn)
+    return fc1.weight, fc1.bias, fc2.weight, fc2.bias
 
 
 def _build_dropout(cfg) -> nn.Module:
@@ -63,6 +81,10 @@ class MoEFFN(nn.Module):
             ``DatasetAwareRouter``, ``FixedMapRouter`` plus its options.
         capacity_factor (float): tutel semantics (> 0 fixed, 0 no dropping,
             < 0 dynamic capped at ``|cf|``); see :func:`expert_capacity`.
+        eval_capacity_factor (float): the same in evaluation. Default 0 (no
+            token dropped at inference), so an image's prediction does not
+            depend on the other images of its batch; set it to
+            ``capacity_factor`` to drop at test time like the released DAMEX code.
         batch_prioritized (bool): keep most confident tokens under overflow.
         batch_first (bool): inputs are (B, T, D) (mmdet 3.x DETRs) or (T, B, D).
         init_mode (str): experts' init, ``'linear'``, ``'xavier'`` or ``'upcycle'``.
@@ -85,6 +107,7 @@ class MoEFFN(nn.Module):
                  num_experts: int = 8,
                  router: dict = dict(type='TopKRouter'),
                  capacity_factor: float = 0.0,
+                 eval_capacity_factor: float = 0.0,
                  batch_prioritized: bool = False,
                  batch_first: bool = True,
                  init_mode: str = 'linear',
@@ -100,6 +123,7 @@ class MoEFFN(nn.Module):
         self.feedforward_channels = feedforward_channels
         self.num_experts = num_experts
         self.capacity_factor = float(capacity_factor)
+        self.eval_capacity_factor = float(eval_capacity_factor)
         self.batch_prioritized = batch_prioritized
         self.batch_first = batch_first
         self.add_identity = add_identity
@@ -111,6 +135,11 @@ class MoEFFN(nn.Module):
         self.routing_context = RoutingContext()
         self.layer_name = ''
         self.experts.reset_parameters(init_mode)
+
+    @property
+    def active_capacity_factor(self) -> float:
+        """``capacity_factor`` in training, ``eval_capacity_factor`` otherwise."""
+        return self.capacity_factor if self.training else self.eval_capacity_factor
 
     @classmethod
     def from_dense(cls, ffn: nn.Module, copy_weights: bool = False, **moe_kwargs) -> 'MoEFFN':
@@ -124,11 +153,7 @@ class MoEFFN(nn.Module):
         Returns:
             MoEFFN: on the same device and dtype as ``ffn``.
         """
-        linears = [m for m in ffn.modules() if isinstance(m, nn.Linear)]
-        if len(linears) != 2:
-            raise ValueError(f'can only convert a two-layer FFN, found {len(linears)} '
-                             f'nn.Linear in {type(ffn).__name__}.')
-        fc1, fc2 = linears
+        fc1, fc2 = _dense_linears(ffn)
         act = next((m for m in ffn.modules() if type(m).__name__ in ('ReLU', 'GELU', 'SiLU')),
                    None)
         drops = [m.p for m in ffn.modules() if isinstance(m, nn.Dropout)]
@@ -143,21 +168,31 @@ class MoEFFN(nn.Module):
         if hasattr(ffn, 'dropout_layer') and 'dropout_layer' not in moe_kwargs:
             layer.dropout_layer = ffn.dropout_layer
         if copy_weights:
-            layer.experts.copy_from_dense(fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+            layer.experts.copy_from_dense(*dense_ffn_tensors(ffn))
         return layer.to(device=fc1.weight.device, dtype=fc1.weight.dtype)
 
-    def init_weights(self) -> None:
-        """Re-initialise the experts with ``init_mode`` (called by mmengine)."""
-        self.experts.reset_parameters(self.init_mode)
+    def init_weights(self, dense: nn.Module = None) -> None:
+        """Re-initialise the router and the experts.
+
+        Args:
+            dense (nn.Module, optional): the (freshly initialised) dense FFN
+                this layer replaces; with ``init_mode='upcycle'`` every expert
+                becomes a copy of it, otherwise it is not used.
+        """
+        self.router.reset_parameters()
+        if self.init_mode == 'upcycle' and dense is not None:
+            self.experts.copy_from_dense(*dense_ffn_tensors(dense))
+        else:
+            self.experts.reset_parameters(self.init_mode)
 
     def moe(self, x: Tensor) -> Tensor:
         """The mixture without residual: (B, T, D) -> (B, T, D)."""
         batch, tokens, dims = x.shape
         flat = x.reshape(batch * tokens, dims)
         context = self.routing_context
-        plan = self.router(flat, context.token_targets(batch, tokens))
+        plan = self.router(flat, context.token_targets(batch, tokens), context.generator)
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
-                                 self.capacity_factor, self.batch_prioritized)
+                                 self.active_capacity_factor, self.batch_prioritized)
         expert_out = self.experts(gather(flat, dispatch), dispatch.counts)
         out = combine(expert_out, dispatch, flat.shape[0])
         if context.active:
@@ -205,5 +240,6 @@ class MoEFFN(nn.Module):
                                       unexpected_keys, error_msgs)
 
     def extra_repr(self):
-        return (f'capacity_factor={self.capacity_factor}, batch_first={self.batch_first}, '
-                f'add_identity={self.add_identity}')
+        return (f'capacity_factor={self.capacity_factor}, '
+                f'eval_capacity_factor={self.eval_capacity_factor}, '
+                f'batch_first={self.batch_first}, add_identity={self.add_identity}')

@@ -3,9 +3,12 @@
 Shape shorthand: ``N`` tokens, ``D`` model dim, ``E`` experts, ``K`` experts
 chosen per token.
 
-Every router is called as ``plan = router(x, target)`` with ``x`` (N, D) and an
-optional ``target`` (N,) long of mapped experts ``h(d)`` (``-1`` unknown), and
-returns a :class:`RoutingPlan`. Its auxiliary losses are computed afterwards by
+Every router is called as ``plan = router(x, target, generator)`` with ``x``
+(N, D), an optional ``target`` (N,) long of mapped experts ``h(d)`` (``-1``
+unknown) and an optional ``torch.Generator`` for the gate noise (the detectors
+pass one so that the noise never advances torch's global stream, see
+:func:`~damex_mmdet.moe.noise.stream_preserving_generator`), and returns a
+:class:`RoutingPlan`. Its auxiliary losses are computed afterwards by
 ``router.losses(plan, ce_mask, balance_mask)``, because in detection the token
 masks (foreground queries) are only known after the head has matched
 predictions to ground truth. Losses come back already weighted, keyed
@@ -87,10 +90,18 @@ class TopKRouter(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             return nn.functional.linear(x.float(), self.gate.weight.float())
 
-    def _noisy(self, logits: Tensor) -> Tensor:
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Xavier-uniform gate, as DETR-family ``init_weights`` treat their matrices."""
+        nn.init.xavier_uniform_(self.gate.weight)
+
+    def _noisy(self, logits: Tensor, generator: torch.Generator = None) -> Tensor:
+        """Training logits plus ``N(0, (gate_noise / E)^2)`` noise drawn from
+        ``generator`` (torch's global generator when None); eval logits unchanged."""
         if self.training and self.gate_noise > 0:
-            noise = torch.randn_like(logits) * (self.gate_noise / self.num_experts)
-            return logits + noise
+            noise = torch.randn(logits.shape, generator=generator, device=logits.device,
+                                dtype=logits.dtype)
+            return logits + noise * (self.gate_noise / self.num_experts)
         return logits
 
     def _choose(self, logits: Tensor, noisy: Tensor, target: Tensor):
@@ -101,18 +112,21 @@ class TopKRouter(nn.Module):
             weight = weight / weight.sum(-1, keepdim=True).clamp_min(1e-9)
         return index, weight
 
-    def forward(self, x: Tensor, target: Tensor = None) -> RoutingPlan:
+    def forward(self, x: Tensor, target: Tensor = None,
+                generator: torch.Generator = None) -> RoutingPlan:
         """Route tokens.
 
         Args:
             x (Tensor): (N, D) tokens.
             target (Tensor, optional): (N,) long mapped expert per token.
+            generator (torch.Generator, optional): source of the gate noise
+                (torch's global generator when None).
 
         Returns:
             RoutingPlan: the plan.
         """
         logits = self.gate_logits(x)
-        noisy = self._noisy(logits)
+        noisy = self._noisy(logits, generator)
         index, weight = self._choose(logits, noisy, target)
         return RoutingPlan(index, weight.to(x.dtype), logits, noisy, target)
 

@@ -68,7 +68,7 @@ class _RouterGate(nn.Module):
         """(N, D) tokens -> (N, E) logits that tutel chooses on."""
         router = self._layer.router
         logits = router.gate_logits(x)
-        noisy = router._noisy(logits)
+        noisy = router._noisy(logits, self._layer.routing_context.generator)
         self._layer._logits = (logits, noisy)
         return noisy
 
@@ -139,6 +139,8 @@ class TutelMoEFFN(MoEFFN):
         """The mixture without residual: (B, T, D) -> (B, T, D)."""
         batch, tokens, dims = x.shape
         self.tutel_layer.train(self.training)
+        # tutel reads the capacity from its gate at every call
+        self.tutel_layer.gates[0].capacity_factor = self.active_capacity_factor
         out = self.tutel_layer(x.reshape(batch * tokens, dims))
         logits, noisy = self._logits
         self._logits = None
@@ -152,7 +154,7 @@ class TutelMoEFFN(MoEFFN):
                 weight = weight / weight.sum(-1, keepdim=True)
             plan = RoutingPlan(index, weight.to(x.dtype), logits, noisy,
                                context.token_targets(batch, tokens))
-            kept = make_dispatch(index, weight, self.num_experts, self.capacity_factor,
+            kept = make_dispatch(index, weight, self.num_experts, self.active_capacity_factor,
                                  self.batch_prioritized).kept
             context.add(RoutingRecord(self, self.layer_name, plan, kept, (batch, tokens)))
         return out.view(batch, tokens, dims)
