@@ -1,144 +1,441 @@
-"""The main job: train a small DAMEX detector on the built-in multi-domain benchmark.
+"""The main job and the multi-seed method comparison on the built-in benchmark.
 
-Generates the synthetic benchmark if missing (seconds, no download), trains
-the tiny DAMEX-DINO config with mmengine's Runner (progress in the log),
-evaluates every dataset on its own label slice, prints and writes the
-per-dataset AP table, and draws the expert-utilization heatmaps (datasets x
-experts per MoE layer, like the DAMEX paper's Figure 3) with the router
-accuracy at inference. ``--compare`` trains dense DINO, vanilla MoE and DAMEX
-with the same seed and schedule and prints them side by side.
+Without options: generates the synthetic benchmark if missing (seconds, no
+download), trains the tiny DAMEX-DINO config at seed 0, evaluates every
+dataset on its own label slice, writes the per-dataset AP table, draws the
+expert-utilization heatmaps, prints the router accuracy at inference and where
+the result sits in the multi-seed spread recorded in
+``docs/results/default_benchmark/results.json``.
 
-    python tools/run_default_benchmark.py [--compare] [--work-dir work_dirs/default_benchmark]
+``--compare --seeds N`` trains dense DINO, vanilla MoE, DAMEX and GEM for seeds
+0..N-1 from matched starts (at each seed every variant starts from the dense
+detector's weights and sees the same data order and denoising noise) and
+reports mean ± std over seeds and the paired difference to the dense baseline
+with a 95% interval. ``--variants`` picks any of the named variants below
+(controls and continuation runs included), ``--variant NAME=CONFIG [KEY=VALUE
+...]`` adds one of your own. Runs are resumable: a (variant, seed) whose
+``summary.json`` matches its config is not trained again.
+
+    python tools/run_default_benchmark.py [--compare] [--seeds 3] [--jobs 2]
+        [--variants dense damex ...] [--variant mine=configs/x.py model.moe_cfg.num_experts=8]
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
-from mmengine.runner import Runner
 
-import damex_mmdet  # noqa: F401  (registers modules)
-from damex_mmdet.analysis import collect_routing, plot_utilization
-from damex_mmdet.datasets.synthetic import DEFAULT_BENCHMARK, generate_default_benchmark
-from damex_mmdet.evaluation.results_table import format_csv_table, format_markdown_table
-from damex_mmdet.utils.config_scope import CONFIG_ROOT
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_DATA_ROOT = 'data/damex_default'
+RECORDED = osp.join(ROOT, 'docs', 'results', 'default_benchmark', 'results.json')
 
-CONFIG_DIR = CONFIG_ROOT  # the configs shipped with the package
+_DINO = 'dino/dino-tiny_r18_1xb4-600i_damex-default.py'
+_MOE = 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py'
+_DAMEX = 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py'
+_GEM = 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py'
+_ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
+
+# name -> (config under the package's configs, cfg options, variant whose
+# trained checkpoint of the same seed it starts from or None, what it tests).
+# Every variant keeps the schedule, data and optimiser of the dense config.
 VARIANTS = {
-    'dense': 'dino/dino-tiny_r18_1xb4-600i_damex-default.py',
-    'moe': 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py',
-    'damex': 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py',
+    'dense': (_DINO, {}, None, 'DINO, dense FFNs (baseline)'),
+    'moe': (_MOE, {}, None,
+            'vanilla MoE: learned top-1, balancing loss 0.1 on foreground, cf 1.25'),
+    'damex': (_DAMEX, {}, None,
+              'DAMEX: learned top-1, CE 0.1 to the human-prior map, no dropping'),
+    'gem': (_GEM, {}, None, 'map-forced dispatch in training (FixedMapRouter), CE-trained gate'),
+    # controls
+    'damex-1expert': (_DAMEX, {'model.moe_cfg.num_experts': 1,
+                               'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}, None,
+                      'control: one expert = dense FFN plus a router (must equal dense)'),
+    'damex-one-of-4': (_DAMEX, {'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}, None,
+                       'control: 4 experts, every dataset mapped to expert 0'),
+    'damex-ce0': (_DAMEX, {'model.moe_cfg.router.ce_weight': 0.0}, None,
+                  'control: DAMEX router without the CE (learned, no auxiliary loss)'),
+    'damex-ce1': (_DAMEX, {'model.moe_cfg.router.ce_weight': 1.0}, None,
+                  'control: DAMEX CE weight 1.0'),
+    'moe-bpr': (_MOE, {'model.moe_cfg.batch_prioritized': True}, None,
+                'control: vanilla MoE with batch-prioritised dropping (released DAMEX code)'),
+    # ablation: experts initialised independently instead of upcycled
+    'moe-fresh': (_MOE, {'model.moe_cfg.expert_init': 'fresh'}, None,
+                  'ablation: vanilla MoE, experts initialised independently'),
+    'damex-fresh': (_DAMEX, {'model.moe_cfg.expert_init': 'fresh'}, None,
+                    'ablation: DAMEX, experts initialised independently'),
+    # continuation: start from the trained dense detector of the same seed
+    'cont-dense': (_DINO, {}, 'dense', 'dense, continued from the trained dense detector'),
+    'cont-moe': (_MOE, {}, 'dense', 'vanilla MoE upcycled from the trained dense detector'),
+    'cont-damex': (_DAMEX, {}, 'dense', 'DAMEX upcycled from the trained dense detector'),
 }
+COMPARE = ['dense', 'moe', 'damex', 'gem']
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--compare', action='store_true',
-                        help='train dense DINO, vanilla MoE and DAMEX side by side')
+                        help=f'train {", ".join(COMPARE)} (default without it: damex)')
     parser.add_argument('--variants', nargs='+', choices=sorted(VARIANTS), default=None,
-                        help='variants to train (default: damex, or all with --compare)')
+                        help='named variants to train (see VARIANTS in this file)')
+    parser.add_argument('--variant', nargs='+', action='append', default=[],
+                        metavar='NAME=CONFIG [KEY=VALUE]',
+                        help='a variant of your own: a config (path, or relative to the '
+                        'package configs) and cfg options of it; repeatable')
+    parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 (default 1)')
+    parser.add_argument('--seed-list', type=int, nargs='+', default=None,
+                        help='explicit seeds (instead of --seeds)')
+    parser.add_argument('--baseline', default='dense',
+                        help='variant the paired differences are taken to (default dense)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs in parallel; torch threads are split between them')
     parser.add_argument('--work-dir', default='work_dirs/default_benchmark')
-    parser.add_argument('--data-root', default='data/damex_default',
-                        help='where the synthetic benchmark is (generated if missing)')
+    parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT,
+                        help='where the synthetic benchmark is (generated if missing); '
+                        'another existing folder is used as it is')
     parser.add_argument('--max-iters', type=int, default=None,
-                        help='override the schedule length (iterations)')
-    parser.add_argument('--seed', type=int, default=0)
+                        help='override the schedule length of every variant (iterations)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys of every variant, as in tools/train.py')
-    return parser.parse_args()
+    parser.add_argument('--run-config', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--threads', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------------ configs
+def custom_variants(specs):
+    """``[['mine=configs/x.py', 'a.b=1', ...], ...]`` -> VARIANTS-style entries."""
+    out = {}
+    for spec in specs:
+        name, sep, config = spec[0].partition('=')
+        if not sep or not name or not config:
+            raise SystemExit(f"--variant {' '.join(spec)}: expected NAME=CONFIG [KEY=VALUE ...].")
+        if name in VARIANTS:
+            raise SystemExit(f'--variant {name}=...: {name!r} is a built-in variant; pick '
+                             'another name.')
+        options = {}
+        for item in spec[1:]:
+            key, sep, value = item.partition('=')
+            if not sep:
+                raise SystemExit(f'--variant {name}: {item!r} is not KEY=VALUE.')
+            options[key] = DictAction._parse_iterable(value)
+        out[name] = (config, options, None, f'user variant ({config})')
+    return out
 
 
 def set_data_root(cfg, data_root):
     """Point every sub-dataset of the config at ``data_root/<name>/``."""
-    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+    for loader in (cfg.train_dataloader, cfg.test_dataloader):
         for name, dataset in loader.dataset.datasets.items():
             dataset.data_root = osp.join(data_root, name) + '/'
 
 
-def build_config(variant, args):
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, VARIANTS[variant]))
+def set_max_iters(cfg, max_iters):
+    scale = max_iters / cfg.train_cfg.max_iters
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters
+    cfg.default_hooks.checkpoint.interval = max_iters
+    for scheduler in cfg.param_scheduler:
+        if 'milestones' in scheduler:
+            scheduler.milestones = [int(m * scale) for m in scheduler.milestones]
+        if scheduler.get('end', 0) > max_iters:
+            scheduler.end = max_iters
+
+
+def build_config(variant, spec, seed, args, load_from=None):
+    """The config of one (variant, seed) run."""
+    from damex_mmdet.utils.config_scope import CONFIG_ROOT
+    config, options, _, _ = spec
+    path = config if osp.exists(config) else osp.join(CONFIG_ROOT, config)
+    if not osp.exists(path):
+        raise SystemExit(f'variant {variant!r}: config {config!r} not found (neither a path '
+                         f'nor under {CONFIG_ROOT}).')
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
     cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = osp.join(args.work_dir, variant)
-    cfg.randomness = dict(seed=args.seed)
+    cfg.work_dir = run_dir(args.work_dir, variant, seed)
+    cfg.randomness = dict(seed=seed)
+    cfg.load_from = load_from
     set_data_root(cfg, args.data_root)
-    # evaluate once, with runner.test() after training (the iteration loop
-    # would otherwise also validate on the same split at its last iteration)
+    # evaluate once, with runner.test() after training
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     if args.max_iters:
-        scale = args.max_iters / cfg.train_cfg.max_iters
-        cfg.train_cfg.max_iters = args.max_iters
-        cfg.default_hooks.checkpoint.interval = args.max_iters
-        for scheduler in cfg.param_scheduler:
-            if 'milestones' in scheduler:
-                scheduler.milestones = [int(m * scale) for m in scheduler.milestones]
-            if scheduler.get('end', 0) > args.max_iters:
-                scheduler.end = args.max_iters
+        set_max_iters(cfg, args.max_iters)
     return cfg
 
 
-def run_variant(variant, args):
-    """Train, test and (for MoE variants) analyse routing; returns a summary."""
-    cfg = build_config(variant, args)
+def run_dir(work_dir, variant, seed):
+    return osp.join(work_dir, variant, f'seed{seed}')
+
+
+def fingerprint(cfg) -> str:
+    return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
+
+
+def final_checkpoint(directory):
+    """Path in mmengine's ``last_checkpoint`` file of a finished run."""
+    with open(osp.join(directory, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+# ------------------------------------------------------------------ one run
+def run_one(config_path, threads):
+    """Train, test and (MoE variants) analyse routing; writes ``summary.json``."""
+    import torch
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+
+    import damex_mmdet  # noqa: F401  (registers modules)
+    from damex_mmdet.analysis import collect_routing, plot_utilization
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = Config.fromfile(config_path)
     runner = Runner.from_cfg(cfg)
     start = time.time()
     runner.train()
     train_s = time.time() - start
-    metrics = runner.test()
-    summary = dict(variant=variant, config=VARIANTS[variant], train_seconds=round(train_s, 1),
-                   metrics={k: float(v) for k, v in metrics.items()})
+    metrics = {k: float(v) for k, v in runner.test().items()}
+    summary = dict(train_seconds=round(train_s, 1), threads=torch.get_num_threads(),
+                   metrics=metrics)
     model = runner.model
     if hasattr(model, 'moe_layers'):
         stats = collect_routing(model, runner.test_dataloader)
         out_dir = osp.join(cfg.work_dir, 'routing')
-        os.makedirs(out_dir, exist_ok=True)
         stats.to_csv(out_dir)
         plot_utilization(stats, osp.join(out_dir, 'expert_utilization.png'))
-        accuracy = stats.router_accuracy()
-        summary['router_accuracy'] = accuracy
         summary['routing_dir'] = out_dir
-        print_log(f'[{variant}] router accuracy at inference (top-1 == h(d)):\n'
-                  f'{stats.to_markdown()}', logger='current')
+        if stats.expert_map:
+            accuracy = stats.router_accuracy()
+            summary['router_accuracy'] = accuracy
+            for layer, values in accuracy.items():
+                metrics[f'router_acc/{layer}'] = values['mean']
+        print_log(f'router accuracy at inference (top-1 == h(d)):\n{stats.to_markdown()}',
+                  logger='current')
+    summary['wall_seconds'] = round(time.time() - start, 1)
     return summary
 
 
-def comparison_rows(summaries):
-    """Rows: variants; columns: AP / AP50 of each dataset, then mean."""
-    names = list(DEFAULT_BENCHMARK) + ['mean']
-    header = ['method'] + [f'{n} AP50' for n in names] + ['mean AP', 'train s']
-    rows = [header]
-    for s in summaries:
-        m = s['metrics']
-        row = [s['variant']] + [f"{100 * m.get(f'{n}/bbox_mAP_50', float('nan')):.1f}"
-                                for n in names]
-        row += [f"{100 * m.get('mean/bbox_mAP', float('nan')):.1f}", f"{s['train_seconds']:.0f}"]
-        rows.append(row)
-    return rows
+# ------------------------------------------------------------------ orchestration
+class Plan:
+    """The (variant, seed) runs to do, with their configs and dependencies."""
+
+    def __init__(self, args, variants, seeds):
+        self.args, self.variants, self.seeds = args, variants, seeds
+        self.runs = []  # (variant, seed) in an order where dependencies come first
+        for name in sorted(variants, key=lambda v: variants[v][2] is not None):
+            for seed in seeds:
+                self.runs.append((name, seed))
+        missing = {variants[v][2] for v in variants if variants[v][2]} - set(variants)
+        if missing:
+            raise SystemExit(f'variants {sorted(v for v in variants if variants[v][2] in missing)}'
+                             f' start from {sorted(missing)}: add it to --variants.')
+
+    def config(self, variant, seed):
+        return build_config(variant, self.variants[variant], seed, self.args)
 
 
-def main():
-    args = parse_args()
-    variants = args.variants or (['dense', 'moe', 'damex'] if args.compare else ['damex'])
-    generate_default_benchmark(args.data_root)
-    os.makedirs(args.work_dir, exist_ok=True)
-    summaries = [run_variant(v, args) for v in variants]
-    rows = comparison_rows(summaries)
-    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
-        f.write(format_markdown_table(rows) + '\n')
-    with open(osp.join(args.work_dir, 'results.csv'), 'w') as f:
-        f.write(format_csv_table(rows))
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(summaries, f, indent=2)
-    print('\n' + format_markdown_table(rows) + '\n')
-    for s in summaries:
-        print(f"[{s['variant']}] work dir: {osp.join(args.work_dir, s['variant'])} "
-              '(per_dataset_ap.md/.csv in the run folder)')
-        if 'routing_dir' in s:
-            print(f"[{s['variant']}] expert utilization heatmap: "
-                  f"{osp.join(s['routing_dir'], 'expert_utilization.png')}")
-    print(f'summary: {args.work_dir}/results.md, results.csv, results.json')
+def load_summary(directory, expected):
+    path = osp.join(directory, 'summary.json')
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        summary = json.load(f)
+    return summary if summary.get('fingerprint') == expected else None
+
+
+def execute(plan, jobs, log):
+    """Run every pending (variant, seed) in subprocesses, ``jobs`` at a time."""
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
+    total = len(plan.runs)
+    futures, done = {}, []
+
+    def task(variant, seed, parent_future):
+        directory = run_dir(plan.args.work_dir, variant, seed)
+        cfg = plan.config(variant, seed)
+        if parent_future is not None:
+            parent_future.result()  # the run this one continues from has finished
+            cfg.load_from = final_checkpoint(run_dir(plan.args.work_dir,
+                                                     plan.variants[variant][2], seed))
+        key = fingerprint(cfg)
+        summary = load_summary(directory, key)
+        if summary is not None:
+            done.append((variant, seed))
+            log(f'[{len(done)}/{total}] {variant} seed {seed}: finished before, not retrained '
+                f"(mean AP {100 * summary['metrics'].get('mean/bbox_mAP', float('nan')):.1f})")
+            return summary
+        os.makedirs(directory, exist_ok=True)
+        if osp.exists(osp.join(directory, 'summary.json')):  # of another config: retrain
+            os.remove(osp.join(directory, 'summary.json'))
+        config_path = osp.join(directory, 'run_config.py')
+        cfg.dump(config_path)
+        log(f'{variant} seed {seed}: training ({directory}/run.log)')
+        command = [sys.executable, osp.abspath(__file__), '--run-config', config_path,
+                   '--threads', str(threads)]
+        start = time.time()
+        with open(osp.join(directory, 'run.log'), 'w') as out:
+            if jobs == 1:  # show the run's own progress, and keep it in run.log
+                proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    out.write(line)
+                code = proc.wait()
+            else:
+                code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT)
+        if code != 0:
+            raise RuntimeError(f'{variant} seed {seed} failed (exit {code}); see '
+                               f'{directory}/run.log')
+        with open(osp.join(directory, 'summary.json')) as f:
+            summary = json.load(f)
+        summary['fingerprint'] = key
+        with open(osp.join(directory, 'summary.json'), 'w') as f:
+            json.dump(summary, f, indent=2)
+        done.append((variant, seed))
+        log(f'[{len(done)}/{total}] {variant} seed {seed}: {time.time() - start:.0f} s, mean AP '
+            f"{100 * summary['metrics'].get('mean/bbox_mAP', float('nan')):.1f}")
+        return summary
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for variant, seed in plan.runs:
+            parent = plan.variants[variant][2]
+            parent_future = futures.get((parent, seed)) if parent else None
+            if parent and parent_future is None:
+                raise SystemExit(f'{variant} needs {parent} seed {seed}')
+            futures[(variant, seed)] = pool.submit(task, variant, seed, parent_future)
+        return {run: future.result() for run, future in futures.items()}
+
+
+# ------------------------------------------------------------------ report
+def dataset_names(summaries):
+    names = []
+    for summary in summaries.values():
+        for key in summary['metrics']:
+            name = key.split('/')[0]
+            if key.endswith('/bbox_mAP_50') and name not in names + ['mean']:
+                names.append(name)
+    return names
+
+
+def report(summaries, variants, baseline, out_dir):
+    """Write results.{md,csv,json,png}; return the markdown."""
+    from damex_mmdet.analysis.plots import plot_comparison
+    from damex_mmdet.evaluation.comparison import (comparison_table_rows, compare_variants,
+                                                   difference_table_rows)
+    from damex_mmdet.evaluation.results_table import format_csv_table, format_markdown_table
+
+    results = {}
+    for (variant, seed), summary in summaries.items():
+        results.setdefault(variant, {})[seed] = summary['metrics']
+    names = dataset_names(summaries)
+    ap_metrics = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
+    ap_labels = [f'{n} AP50' for n in names] + ['mean AP50', 'mean AP']
+    acc_metrics = sorted({k for s in summaries.values() for k in s['metrics']
+                          if k.startswith('router_acc/')})
+    if baseline not in results:
+        baseline = next(iter(results))
+    comparison = compare_variants(results, ap_metrics + acc_metrics, baseline)
+    seeds = sorted({seed for _, seed in summaries})
+    lines = [f'Seeds {seeds}; AP x 100, mean ± std over seeds. Paired differences to '
+             f'`{baseline}` per seed, mean [95% t interval]; `*` marks an interval that '
+             'excludes 0.', '']
+    lines += [format_markdown_table(comparison_table_rows(comparison, ap_metrics, ap_labels)), '']
+    lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
+              '']
+    moe_variants = {v: comparison[v] for v in comparison
+                    if any(comparison[v][m]['summary']['n'] for m in acc_metrics)}
+    if acc_metrics and moe_variants:
+        labels = [f"router acc {m.split('/', 1)[1]}" for m in acc_metrics]
+        lines += ['Router accuracy at inference (share of tokens whose top-1 expert is h(d), '
+                  '%):', '', format_markdown_table(
+                      comparison_table_rows(moe_variants, acc_metrics, labels)), '']
+    times = {}
+    for (variant, _), summary in summaries.items():
+        times.setdefault(variant, []).append(summary['train_seconds'])
+    lines += ['| variant | what | training s per run (mean) |', '|---|---|---|']
+    lines += [f'| {v} | {variants[v][3]} | {sum(t) / len(t):.0f} |' for v, t in times.items()]
+    markdown = '\n'.join(lines) + '\n'
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(markdown)
+    csv_rows = [['variant', 'metric', 'n', 'mean', 'std', 'diff_mean', 'diff_ci_low',
+                 'diff_ci_high', 'distinguishable']]
+    for variant, per_metric in comparison.items():
+        for metric, entry in per_metric.items():
+            s, d = entry['summary'], entry['difference'] or {}
+            values = (s['mean'], s['std'], *(d.get(k, float('nan'))
+                                             for k in ('mean', 'ci_low', 'ci_high')))
+            csv_rows.append([variant, metric, str(s['n']), *(f'{x:.6f}' for x in values),
+                             str(d.get('distinguishable', ''))])
+    with open(osp.join(out_dir, 'results.csv'), 'w') as f:
+        f.write(format_csv_table(csv_rows))
+    with open(osp.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(dict(baseline=baseline, seeds=seeds,
+                       variants={v: variants[v][3] for v in results},
+                       per_seed={v: {str(s): m for s, m in r.items()} for v, r in results.items()},
+                       comparison=comparison), f, indent=2)
+    plot_comparison(comparison, ap_metrics, ap_labels, osp.join(out_dir, 'results.png'))
+    return markdown
+
+
+def recorded_spread(variant, metric='mean/bbox_mAP', path=RECORDED):
+    """(mean, std, n, min, max) of ``metric`` recorded for ``variant``, or None."""
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        recorded = json.load(f)
+    values = [m[metric] for m in recorded.get('per_seed', {}).get(variant, {}).values()
+              if metric in m]
+    if not values:
+        return None
+    summary = recorded['comparison'][variant][metric]['summary']
+    return summary['mean'], summary['std'], len(values), min(values), max(values)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.run_config:
+        summary = run_one(args.run_config, args.threads)
+        with open(osp.join(osp.dirname(args.run_config), 'summary.json'), 'w') as f:
+            json.dump(summary, f, indent=2)
+        return
+    from damex_mmdet.datasets.synthetic import generate_default_benchmark
+
+    variants = dict(VARIANTS)
+    variants.update(custom_variants(args.variant))
+    chosen = args.variants or (COMPARE if args.compare else [])
+    chosen += [spec[0].partition('=')[0] for spec in args.variant]
+    chosen = list(dict.fromkeys(chosen or ['damex']))
+    seeds = args.seed_list or list(range(args.seeds))
+    if args.data_root == DEFAULT_DATA_ROOT or not osp.isdir(args.data_root):
+        generate_default_benchmark(args.data_root)  # seconds; skipped when already there
+    plan = Plan(args, {v: variants[v] for v in chosen}, seeds)
+    start = time.time()
+    print(f'{len(plan.runs)} runs: {chosen} x seeds {seeds}, {args.jobs} at a time', flush=True)
+    summaries = execute(plan, args.jobs, lambda msg: print(f'[benchmark] {msg}', flush=True))
+    markdown = report(summaries, variants, args.baseline, args.work_dir)
+    print('\n' + markdown)
+    for (variant, seed), summary in summaries.items():
+        directory = run_dir(args.work_dir, variant, seed)
+        print(f'[{variant} seed {seed}] {directory} (per_dataset_ap.md/.csv in its log folder)')
+        if 'routing_dir' in summary:
+            print(f"[{variant} seed {seed}] expert utilization heatmap: "
+                  f"{osp.join(summary['routing_dir'], 'expert_utilization.png')}")
+        spread = recorded_spread(variant)
+        if spread and len(seeds) == 1:
+            mean, std, n, low, high = spread
+            value = summary['metrics']['mean/bbox_mAP']
+            where = 'inside' if low <= value <= high else 'outside'
+            print(f'[{variant} seed {seed}] mean AP {100 * value:.1f}; recorded over {n} seeds '
+                  f'(README): {100 * mean:.1f} ± {100 * std:.1f}, range {100 * low:.1f}-'
+                  f'{100 * high:.1f}: this run is {where} the recorded range. Across machines '
+                  'only the spread is reproducible, not the digits.')
+    print(f'summary: {args.work_dir}/results.md, results.csv, results.json, results.png '
+          f'({time.time() - start:.0f} s)')
 
 
 if __name__ == '__main__':

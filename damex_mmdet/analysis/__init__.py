@@ -11,7 +11,7 @@ from .builders import build_test_dataloader, load_config, load_moe_detector
 from .collapse import (collapse_verdict, expert_output_similarity, expert_weight_similarity,
                        mean_off_diagonal, standard_tokens)
 from .matching import GT_FRAMES, gt_boxes_in_input_frame, matched_query_mask
-from .plots import plot_similarity, plot_utilization
+from .plots import plot_comparison, plot_similarity, plot_utilization
 from .routing_collector import RoutingAccumulator, collect_routing, image_dataset_names
 from .routing_stats import TOKEN_KINDS, RoutingStats
 from .tables import (METRICS, gather_method_results, load_ap_results, parse_result_spec,
@@ -22,7 +22,8 @@ __all__ = [
     'build_test_dataloader', 'load_config', 'load_moe_detector', 'collapse_verdict',
     'expert_output_similarity', 'expert_weight_similarity', 'mean_off_diagonal',
     'standard_tokens', 'GT_FRAMES', 'gt_boxes_in_input_frame', 'matched_query_mask',
-    'plot_similarity', 'plot_utilization', 'RoutingAccumulator', 'collect_routing',
+    'plot_comparison', 'plot_similarity',
+    'plot_utilization', 'RoutingAccumulator', 'collect_routing',
     'image_dataset_names', 'TOKEN_KINDS', 'RoutingStats', 'METRICS', 'gather_method_results',
     'load_ap_results', 'parse_result_spec', 'results_table_rows', 'write_results_table',
     'capture_moe_inputs'

@@ -1,4 +1,4 @@
-"""Heatmaps of routing utilization (DAMEX paper, Figure 3) and expert similarity.
+"""Heatmaps of routing utilization (DAMEX paper, Figure 3), expert similarity, comparisons.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no change of
 the global backend), so plotting works headless and inside other programs.
@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle
 
 from .routing_stats import RoutingStats
 
-__all__ = ['plot_utilization', 'plot_similarity']
+__all__ = ['plot_utilization', 'plot_similarity', 'plot_comparison']
 
 
 def _heatmap(ax, values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
@@ -111,4 +111,45 @@ def plot_similarity(matrices: Mapping[str, np.ndarray], out_png: str,
         ax.set_title(name, fontsize=9)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label='cosine similarity')
     fig.suptitle(title, fontsize=10)
+    return _save(fig, out_png)
+
+
+def plot_comparison(comparison: Mapping[str, Mapping[str, dict]], metrics: Sequence[str],
+                    labels: Sequence[str], out_png: str,
+                    title: str = 'AP per dataset, mean ± std over seeds') -> str:
+    """Grouped bars: one group per metric, one bar per variant, error bar = std over seeds.
+
+    Seeds are drawn as dots on their bar, so a reader sees the spread itself.
+
+    Args:
+        comparison (Mapping): see
+            :func:`damex_mmdet.evaluation.comparison.compare_variants`.
+        metrics (Sequence[str]): metric keys to draw (values in [0, 1]).
+        labels (Sequence[str]): their axis labels.
+        out_png (str): output file.
+        title (str): figure title.
+
+    Returns:
+        str: ``out_png``.
+    """
+    variants = list(comparison)
+    width = 0.8 / max(len(variants), 1)
+    fig = Figure(figsize=(2.0 + 0.9 * len(metrics) * max(1, len(variants) / 3), 4.0),
+                 layout='constrained')
+    ax = fig.subplots()
+    colors = matplotlib.colormaps['tab10']
+    for v, variant in enumerate(variants):
+        xs = np.arange(len(metrics)) + (v - (len(variants) - 1) / 2) * width
+        summaries = [comparison[variant][m]['summary'] for m in metrics]
+        means = np.array([100 * s['mean'] for s in summaries])
+        stds = np.array([100 * s['std'] if np.isfinite(s['std']) else 0.0 for s in summaries])
+        ax.bar(xs, means, width, yerr=stds, capsize=2, color=colors(v % 10), label=variant,
+               alpha=0.85)
+        for x, s in zip(xs, summaries):
+            ax.plot([x] * len(s['values']), [100 * value for value in s['values']], '.',
+                    color='black', markersize=3)
+    ax.set_xticks(range(len(metrics)), labels=list(labels), rotation=30, ha='right')
+    ax.set_ylabel('AP x 100')
+    ax.legend(fontsize=8, ncols=min(len(variants), 4))
+    ax.set_title(title, fontsize=10)
     return _save(fig, out_png)

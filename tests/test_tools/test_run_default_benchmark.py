@@ -1,0 +1,81 @@
+"""The comparison tool end to end on a tiny copy of the built-in benchmark (2 iterations).
+
+Two variants x two seeds, one of them continued from the other's checkpoint:
+the report has every table and file, and a second call retrains nothing.
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from damex_mmdet.datasets.synthetic import generate_default_benchmark
+from damex_mmdet.testing.scripts import load_script
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'run_default_benchmark.py')
+FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+
+
+def _run(args, cwd):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.run([sys.executable, TOOL, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, f'{args} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}'
+    return proc.stdout
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp('bench')
+    generate_default_benchmark(str(cwd / 'data'), scale=0.02, progress=False)
+    args = ['--variants', 'dense', 'cont-damex', '--seeds', '2', '--max-iters', '2',
+            '--data-root', 'data', '--work-dir', 'wd', '--jobs', '2', '--cfg-options', *FAST]
+    return cwd, args, _run(args, cwd)
+
+
+def test_report_files_and_tables(finished):
+    cwd, _, out = finished
+    for name in ('results.md', 'results.csv', 'results.json', 'results.png'):
+        assert (cwd / 'wd' / name).exists(), name
+    results = json.loads((cwd / 'wd' / 'results.json').read_text())
+    assert results['baseline'] == 'dense' and results['seeds'] == [0, 1]
+    assert sorted(results['per_seed']['cont-damex']) == ['0', '1']
+    diff = results['comparison']['cont-damex']['mean/bbox_mAP']['difference']
+    assert diff['n'] == 2 and diff['seeds'] == [0, 1]
+    md = (cwd / 'wd' / 'results.md').read_text()
+    assert 'variant - baseline' in md and 'router acc' in md and 'xray AP50' in md
+    assert '| cont-damex |' in md
+
+
+def test_continuation_starts_from_the_same_seeds_dense_checkpoint(finished):
+    cwd, _, _ = finished
+    for seed in (0, 1):
+        cfg = Config.fromfile(str(cwd / 'wd' / 'cont-damex' / f'seed{seed}' / 'run_config.py'))
+        assert cfg.load_from.endswith(osp.join('dense', f'seed{seed}', 'iter_2.pth'))
+        assert cfg.randomness.seed == seed
+
+
+def test_second_call_retrains_nothing(finished):
+    cwd, args, _ = finished
+    out = _run(args, cwd)
+    assert out.count('finished before, not retrained') == 4
+    assert 'training (' not in out
+
+
+def test_custom_variant_parsing_and_errors():
+    tool = load_script(TOOL)
+    variants = tool.custom_variants([['mine=damex/x.py', 'model.moe_cfg.num_experts=8',
+                                      'a.b=[1,2]']])
+    assert variants['mine'][0] == 'damex/x.py'
+    assert variants['mine'][1] == {'model.moe_cfg.num_experts': 8, 'a.b': [1, 2]}
+    with pytest.raises(SystemExit, match='NAME=CONFIG'):
+        tool.custom_variants([['nonsense']])
+    with pytest.raises(SystemExit, match='built-in variant'):
+        tool.custom_variants([['damex=foo.py']])
+    with pytest.raises(SystemExit, match='start from'):
+        tool.Plan(tool.parse_args([]), {'cont-moe': tool.VARIANTS['cont-moe']}, [0])
