@@ -12,13 +12,13 @@ from .version import __version__
 __all__ = ['__version__']
 
 if importlib.util.find_spec('mmdet') is not None:
-    from .utils.checkpoint_compat import patch_local_checkpoint_loader
     from .utils.config_scope import register_config_scope
     from .utils.env_check import check_environment
+    from .utils.safe_checkpoint import register_checkpoint_loaders
 
     check_environment()
     register_config_scope()
-    patch_local_checkpoint_loader()
+    register_checkpoint_loaders()
     from . import datasets, engine, evaluation, models  # noqa: F401,E402
 
     __all__ += ['datasets', 'engine', 'evaluation', 'models']

@@ -11,6 +11,11 @@ DDP with ``device_ids``). Without CUDA, ``--launcher pytorch`` (torchrun)
 here opens a gloo process group from torchrun's environment first (mmengine
 reuses it) and wraps the model in DDP without device ids, so data-parallel
 training also runs on CPU processes.
+
+Checkpoints (``load_from``, ``--resume``) load with ``weights_only=True`` and
+damex_mmdet's allow-list (:mod:`damex_mmdet.utils.safe_checkpoint`);
+``--trust-checkpoint`` (ours, taken out before mmdet's script parses the rest)
+loads files you trust fully.
 """
 import os.path as osp
 import runpy
@@ -21,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 import damex_mmdet  # noqa: F401  (registers modules and the config scope)
+from damex_mmdet.utils.safe_checkpoint import trust_local_checkpoints
 
 # no wrapper type: mmengine defaults it to MMDistributedDataParallel and keeps a
 # configured one (e.g. ExpertParallelDistributedDataParallel)
@@ -48,6 +54,9 @@ def prepare_cpu_distributed(argv):
 
 
 if __name__ == '__main__':
+    if '--trust-checkpoint' in sys.argv:
+        sys.argv.remove('--trust-checkpoint')
+        trust_local_checkpoints()
     sys.argv = prepare_cpu_distributed(sys.argv)
     runpy.run_path(
         osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py'), run_name='__main__')

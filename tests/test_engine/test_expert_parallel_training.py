@@ -30,6 +30,7 @@ from mmengine.config import Config
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.testing.reproducible import short_train_cfg
+from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
@@ -109,7 +110,7 @@ def runs(tmp_path_factory):
     logs['resumed'] = _torchrun(tmp, ep_cfg, tmp / 'resumed', '--resume')
 
     def load(run, it):
-        return torch.load(tmp / run / f'iter_{it}.pth', map_location='cpu', weights_only=False)
+        return load_checkpoint_file(str(tmp / run / f'iter_{it}.pth'), map_location='cpu')
 
     return dict(init=init, load=load, logs=logs)
 

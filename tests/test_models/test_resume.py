@@ -2,7 +2,6 @@
 import os.path as osp
 
 import pytest
-import torch
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -10,6 +9,7 @@ from mmengine.runner import Runner
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.engine import CHECKPOINT_META_KEY
 from damex_mmdet.testing.reproducible import short_train_cfg
+from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
@@ -43,7 +43,7 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path):
     Runner.from_cfg(_cfg(data_root, full, 4)).train()
     Runner.from_cfg(_cfg(data_root, part, 2)).train()
     ckpt = osp.join(part, 'iter_2.pth')
-    meta = torch.load(ckpt, map_location='cpu', weights_only=False)['meta']
+    meta = load_checkpoint_file(ckpt, map_location='cpu')['meta']
     assert meta[CHECKPOINT_META_KEY]['expert_map']['xray'] == [3]
     resumed = Runner.from_cfg(_cfg(data_root, part, 4, resume_from=ckpt))
     resumed.train()

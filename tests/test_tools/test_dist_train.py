@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
+from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
@@ -92,9 +93,8 @@ def test_checkpoint_loads_strictly_in_one_process_and_predicts(trained, monkeypa
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(MODEL_OPTIONS)  # the trained model: GEM router, all on expert 0
     model = MODELS.build(cfg.model)
-    # mmengine's load_checkpoint calls torch.load with torch >= 2.6's default
-    # weights_only=True, which refuses the message hub stored in the file
-    checkpoint = torch.load(work_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
+    # the safe loader (weights_only=True + allow-list) reads what training wrote
+    checkpoint = load_checkpoint_file(str(work_dir / 'iter_2.pth'), map_location='cpu')
     assert all(not key.startswith('module.') for key in checkpoint['state_dict'])  # unwrapped
     model.load_state_dict(checkpoint['state_dict'], strict=True)
     model.eval()

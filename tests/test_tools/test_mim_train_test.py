@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.engine import CHECKPOINT_META_KEY
+from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'damex', 'damex-dino-tiny_r18_1xb4-600i_damex-default.py')
@@ -50,7 +50,7 @@ def test_mim_train_then_test_from_another_directory(workspace):
           *SHORT_RUN], cwd=workspace)
     ckpt = work_dir / 'iter_2.pth'
     assert ckpt.exists()
-    meta = torch.load(ckpt, map_location='cpu', weights_only=False)['meta']
+    meta = load_checkpoint_file(str(ckpt), map_location='cpu')['meta']
     assert meta[CHECKPOINT_META_KEY]['expert_map']['comic'] == [0]
     assert meta[CHECKPOINT_META_KEY]['layers'] == ['decoder.layers.0.ffn', 'decoder.layers.2.ffn']
     out = _run([mim, 'test', 'mmdet', CONFIG, '--checkpoint', str(ckpt), '--work-dir',
