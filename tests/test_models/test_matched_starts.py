@@ -140,3 +140,20 @@ def test_vanilla_moe_prediction_does_not_depend_on_its_batch():
     for out in (alone[0], swapped[1]):
         torch.testing.assert_close(out.pred_instances.bboxes, together[2].pred_instances.bboxes)
         torch.testing.assert_close(out.pred_instances.scores, together[2].pred_instances.scores)
+
+
+def test_one_expert_damex_computes_the_dense_detector():
+    """E = 1: the router's softmax is 1, the expert is the dense FFN: same losses, CE 0."""
+    one = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
+    dense = build('dense', seed=0)
+    damex = build('damex', seed=0, num_experts=1, expert_map=one)
+    losses = {}
+    for name, model in (('dense', dense), ('damex', damex)):
+        model.train()
+        inputs, samples = batch(model)
+        torch.manual_seed(7)
+        losses[name] = model.loss(inputs, samples)
+    assert float(losses['damex']['loss_damex']) == 0.0
+    for key, value in losses['dense'].items():
+        torch.testing.assert_close(losses['damex'][key], value, rtol=1e-5, atol=1e-6,
+                                   msg=f'{key} differs')
