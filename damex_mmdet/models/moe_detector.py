@@ -131,6 +131,28 @@ class MoEDetectorMixin:
             for path, layer in self.moe_layers.items():
                 layer.init_weights(self._dense_ffns[path])
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Refuse a checkpoint whose MoE layers are dense FFNs here (no silent partial load).
+
+        (Expert-count mismatches are refused by each MoE layer; dense FFNs in
+        the checkpoint where this model has MoE layers are upcycled.)
+
+        Raises:
+            ValueError: naming the layers and ``model.moe_cfg.layers``.
+        """
+        suffix = '.experts.w1'
+        in_checkpoint = {key[len(prefix):-len(suffix)] for key in state_dict
+                         if key.startswith(prefix) and key.endswith(suffix)}
+        dense_here = sorted(in_checkpoint - set(self.moe_layers))
+        if dense_here:
+            raise ValueError(
+                f'the checkpoint has MoE layers {dense_here} that are dense FFNs in this model '
+                f'(its MoE layers: {list(self.moe_layers)}); set model.moe_cfg.layers to the '
+                f"checkpoint's layers (its meta['damex_moe']['layers'] lists them).")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     # ----------------------------------------------------------- routing
     def image_targets(self, batch_data_samples, required: bool, device=None):
         """(B,) mapped expert per image from ``metainfo['dataset_name']``, or None.

@@ -8,6 +8,8 @@ make sense and the same residual semantics: ``identity + drop(moe(x))`` with
 ``add_identity=True``. Tokens dropped by the capacity policy get a zero MoE
 output, i.e. they pass through the residual only.
 """
+import warnings
+
 import torch.nn as nn
 from torch import Tensor
 
@@ -236,8 +238,38 @@ class MoEFFN(nn.Module):
                 state_dict[prefix + 'experts.' + name] = value
             for name, value in self.router.state_dict().items():
                 state_dict.setdefault(prefix + 'router.' + name, value)
+            warnings.warn(f'{prefix[:-1] or "MoEFFN"}: the checkpoint holds a dense FFN here; '
+                          f'upcycled: each of the {self.num_experts} experts starts as it, the '
+                          'router keeps its initialisation.')
+        self._check_shapes(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
+
+    def _check_shapes(self, state_dict, prefix: str) -> None:
+        """Stop, naming the layer and the config key, when checkpoint tensors do not fit.
+
+        torch would only collect a size-mismatch message, and mmengine's
+        non-strict load turns that into a warning: the run would start with
+        this layer at its initialisation.
+
+        Raises:
+            ValueError: a tensor of this layer has another shape in the checkpoint.
+        """
+        for name, tensor in self.state_dict().items():
+            value = state_dict.get(prefix + name)
+            if value is None or tuple(value.shape) == tuple(tensor.shape):
+                continue
+            layer = prefix[:-1] or type(self).__name__
+            if value.dim() == tensor.dim() and value.shape[0] != tensor.shape[0]:
+                fix = (f'the checkpoint has {value.shape[0]} experts, the model '
+                       f'{tensor.shape[0]}: set model.moe_cfg.num_experts={value.shape[0]}')
+            else:
+                fix = ('the expert width differs: set the FFN feedforward_channels / embed_dims '
+                       'of the model to the checkpoint\'s')
+            raise ValueError(
+                f"{layer}: the checkpoint's {name} has shape {tuple(value.shape)}, this model's "
+                f'{tuple(tensor.shape)}; {fix} (or start from a dense checkpoint, which is '
+                'upcycled into any number of experts).')
 
     def extra_repr(self):
         return (f'capacity_factor={self.capacity_factor}, '

@@ -208,3 +208,31 @@ def test_tutel_backend_detector_losses_equal_native():
     for key, value in results[0].items():
         assert torch.allclose(results[1][key], value, atol=1e-4, rtol=1e-4), key
     assert float(results[0]['loss_damex']) > 0 and 'dec0.drop' in results[0]
+
+
+def test_checkpoint_with_other_expert_count_stops_naming_layer_and_key():
+    from mmengine.runner.checkpoint import load_state_dict
+    source = build(num_experts=4)
+    target = build(num_experts=2, expert_map=dict(paint=[0], comic=[0], street=[1], xray=[1]))
+    before = target.decoder.layers[0].ffn.experts.w1.detach().clone()
+    # mmengine's non-strict load (what load_from uses) must not turn this into a warning
+    with pytest.raises(ValueError, match=r'decoder\.layers\.0\.ffn.*4 experts.*'
+                       r'model\.moe_cfg\.num_experts=4'):
+        load_state_dict(target, source.state_dict(), strict=False)
+    assert torch.equal(target.decoder.layers[0].ffn.experts.w1, before)
+
+
+def test_checkpoint_moe_layer_that_is_dense_here_stops_naming_moe_cfg_layers():
+    from mmengine.runner.checkpoint import load_state_dict
+    source = build()  # MoE at decoder layers 0 and 2
+    target = build(layers=dict(decoder=[0]))
+    with pytest.raises(ValueError, match=r"\['decoder\.layers\.2\.ffn'\].*moe_cfg\.layers"):
+        load_state_dict(target, source.state_dict(), strict=False)
+
+
+def test_dense_checkpoint_upcycling_says_so():
+    torch.manual_seed(0)
+    dense = MODELS.build(tiny_dino_cfg())
+    model = build()
+    with pytest.warns(UserWarning, match=r'decoder\.layers\.0\.ffn.*upcycled.*4 experts'):
+        model.load_state_dict(dense.state_dict(), strict=False)
