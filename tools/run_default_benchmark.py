@@ -101,6 +101,8 @@ def parse_args(argv=None):
                         help='override the schedule length of every variant (iterations)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys of every variant, as in tools/train.py')
+    parser.add_argument('--report-only', action='store_true',
+                        help='train nothing: report the finished runs (e.g. while others run)')
     parser.add_argument('--run-config', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--threads', type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -248,8 +250,13 @@ def load_summary(directory, expected):
     return summary if summary.get('fingerprint') == expected else None
 
 
-def execute(plan, jobs, log):
-    """Run every pending (variant, seed) in subprocesses, ``jobs`` at a time."""
+def execute(plan, jobs, log, report_only=False):
+    """Run every pending (variant, seed) in subprocesses, ``jobs`` at a time.
+
+    Returns:
+        dict: ``(variant, seed) -> summary`` of the finished runs (with
+        ``report_only``, runs not finished yet are left out).
+    """
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
     total = len(plan.runs)
     futures, done = {}, []
@@ -258,7 +265,8 @@ def execute(plan, jobs, log):
         directory = run_dir(plan.args.work_dir, variant, seed)
         cfg = plan.config(variant, seed)
         if parent_future is not None:
-            parent_future.result()  # the run this one continues from has finished
+            if parent_future.result() is None:
+                return None  # report only, and the run it continues from is not there
             cfg.load_from = final_checkpoint(run_dir(plan.args.work_dir,
                                                      plan.variants[variant][2], seed))
         key = fingerprint(cfg)
@@ -268,6 +276,9 @@ def execute(plan, jobs, log):
             log(f'[{len(done)}/{total}] {variant} seed {seed}: finished before, not retrained '
                 f"(mean AP {100 * summary['metrics'].get('mean/bbox_mAP', float('nan')):.1f})")
             return summary
+        if report_only:
+            log(f'{variant} seed {seed}: not finished, left out of the report')
+            return None
         os.makedirs(directory, exist_ok=True)
         if osp.exists(osp.join(directory, 'summary.json')):  # of another config: retrain
             os.remove(osp.join(directory, 'summary.json'))
@@ -307,18 +318,16 @@ def execute(plan, jobs, log):
             if parent and parent_future is None:
                 raise SystemExit(f'{variant} needs {parent} seed {seed}')
             futures[(variant, seed)] = pool.submit(task, variant, seed, parent_future)
-        return {run: future.result() for run, future in futures.items()}
+        results = {run: future.result() for run, future in futures.items()}
+    return {run: summary for run, summary in results.items() if summary is not None}
 
 
 # ------------------------------------------------------------------ report
-def dataset_names(summaries):
-    names = []
-    for summary in summaries.values():
-        for key in summary['metrics']:
-            name = key.split('/')[0]
-            if key.endswith('/bbox_mAP_50') and name not in names + ['mean']:
-                names.append(name)
-    return names
+def dataset_names(config):
+    """Source datasets in config order (a dumped config has its keys sorted)."""
+    from damex_mmdet.utils.config_scope import CONFIG_ROOT
+    path = config if osp.exists(config) else osp.join(CONFIG_ROOT, config)
+    return list(Config.fromfile(path).test_dataloader.dataset.datasets)
 
 
 def report(summaries, variants, baseline, out_dir):
@@ -331,7 +340,7 @@ def report(summaries, variants, baseline, out_dir):
     results = {}
     for (variant, seed), summary in summaries.items():
         results.setdefault(variant, {})[seed] = summary['metrics']
-    names = dataset_names(summaries)
+    names = dataset_names(variants[next(iter(summaries))[0]][0])
     ap_metrics = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
     ap_labels = [f'{n} AP50' for n in names] + ['mean AP50', 'mean AP']
     acc_metrics = sorted({k for s in summaries.values() for k in s['metrics']
@@ -353,6 +362,10 @@ def report(summaries, variants, baseline, out_dir):
         lines += ['Router accuracy at inference (share of tokens whose top-1 expert is h(d), '
                   '%):', '', format_markdown_table(
                       comparison_table_rows(moe_variants, acc_metrics, labels)), '']
+    lines += ['Mean AP (x 100) of every run:', '',
+              format_markdown_table([['variant', *(f'seed {s}' for s in seeds)]] + [
+                  [v, *(f"{100 * r[s]['mean/bbox_mAP']:.1f}" if s in r else '-' for s in seeds)]
+                  for v, r in results.items()]), '']
     times = {}
     for (variant, _), summary in summaries.items():
         times.setdefault(variant, []).append(summary['train_seconds'])
@@ -416,7 +429,10 @@ def main(argv=None):
     plan = Plan(args, {v: variants[v] for v in chosen}, seeds)
     start = time.time()
     print(f'{len(plan.runs)} runs: {chosen} x seeds {seeds}, {args.jobs} at a time', flush=True)
-    summaries = execute(plan, args.jobs, lambda msg: print(f'[benchmark] {msg}', flush=True))
+    summaries = execute(plan, args.jobs, lambda msg: print(f'[benchmark] {msg}', flush=True),
+                        args.report_only)
+    if not summaries:
+        raise SystemExit('no finished run to report.')
     markdown = report(summaries, variants, args.baseline, args.work_dir)
     print('\n' + markdown)
     for (variant, seed), summary in summaries.items():

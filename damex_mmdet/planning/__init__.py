@@ -10,6 +10,7 @@ from .affinity import AffinityMatrix, affinity_from_features, compute_prototypes
 from .affinity_io import load_affinity, save_affinity
 from .class_split import PlanningUnit, allocate_groups, build_units, split_classes
 from .compiler import CompiledPlan, compile_plan
+from .exact import compile_exact, is_count_demand
 from .kmeans import spherical_kmeans
 from .local_search import RoundingError, improve_mapping, repair_overflow
 from .mapping import ExpertMapping, plan_expert_mapping, split_demand
@@ -20,7 +21,8 @@ from .planner import LPPlan, solve_assignment_lp
 __all__ = [
     'AffinityMatrix', 'affinity_from_features', 'compute_prototypes', 'load_affinity',
     'save_affinity', 'PlanningUnit', 'allocate_groups', 'build_units', 'split_classes',
-    'CompiledPlan', 'compile_plan', 'spherical_kmeans', 'RoundingError', 'improve_mapping',
+    'CompiledPlan', 'compile_plan', 'compile_exact', 'is_count_demand', 'spherical_kmeans',
+    'RoundingError', 'improve_mapping',
     'repair_overflow', 'ExpertMapping', 'plan_expert_mapping', 'split_demand', 'load_mapping',
     'mapping_from_dict', 'mapping_to_dict', 'render_config_snippet', 'save_mapping', 'LPPlan',
     'solve_assignment_lp'

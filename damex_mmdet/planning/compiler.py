@@ -41,6 +41,7 @@ The output is deterministic: every choice is an arg-max/arg-min with an index
 tie-break. ``gap = bound - value >= 0`` bounds the loss to the best integral
 mapping, because the LP bound is at least the best integral value.
 """
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,10 @@ class CompiledPlan:
         loads (np.ndarray): Demand placed on each expert, shape (E,).
         num_fixed (int): Rows passed through at level 1.
         num_moved (int): Units moved by the repair level.
+        compiler (str): What produced it: ``'rounding'`` (this module),
+            ``'lp'``, ``'assignment'`` or ``'milp'`` (:mod:`damex_mmdet.planning.exact`).
+        optimal (bool): Proven optimal (exact solve, or ``gap == 0``).
+        seconds (float): Time the compiler took.
     """
     assignment: np.ndarray
     value: float
@@ -71,6 +76,9 @@ class CompiledPlan:
     loads: np.ndarray
     num_fixed: int
     num_moved: int
+    compiler: str = 'rounding'
+    optimal: bool = False
+    seconds: float = 0.0
 
     @property
     def integral(self) -> np.ndarray:
@@ -125,6 +133,7 @@ def compile_plan(plan: LPPlan, tol: float = 1e-6, refine_fixed: bool = False) ->
     Returns:
         CompiledPlan: Assignment, value, LP bound and gap.
     """
+    start = time.perf_counter()
     x, w = plan.fractional, plan.affinity
     # Level 1: pass-through of pinned (min_share > 0) and integral rows.
     pinned = plan.lower > tol
@@ -160,4 +169,5 @@ def compile_plan(plan: LPPlan, tol: float = 1e-6, refine_fixed: bool = False) ->
     if abs(gap) <= 1e-9 * max(1.0, abs(plan.bound)):
         gap = 0.0  # summation-order noise when the mapping equals the LP vertex
     return CompiledPlan(assignment=assign, value=value, bound=plan.bound, gap=float(gap),
-                        loads=loads, num_fixed=int(fixed.sum()), num_moved=moved)
+                        loads=loads, num_fixed=int(fixed.sum()), num_moved=moved,
+                        optimal=gap == 0.0, seconds=time.perf_counter() - start)

@@ -13,6 +13,7 @@ import numpy as np
 from .affinity import AffinityMatrix
 from .class_split import PlanningUnit
 from .compiler import compile_plan
+from .exact import compile_exact
 from .planner import solve_assignment_lp
 
 __all__ = ['ExpertMapping', 'plan_expert_mapping', 'split_demand']
@@ -38,6 +39,8 @@ class ExpertMapping:
         value (float): Affinity of the compiled mapping.
         gap (float): ``lp_bound - value``.
         lp_status (str): Solver message.
+        compiler (str): ``'rounding'``, ``'lp'``, ``'assignment'`` or ``'milp'``.
+        optimal (bool): The mapping is proven optimal for its capacities.
     """
     num_experts: int
     expert_map: Dict[str, List[int]]
@@ -53,6 +56,8 @@ class ExpertMapping:
     value: float
     gap: float
     lp_status: str = field(default='')
+    compiler: str = field(default='rounding')
+    optimal: bool = field(default=False)
 
     @property
     def dataset_names(self) -> Tuple[str, ...]:
@@ -112,7 +117,9 @@ def plan_expert_mapping(affinity: AffinityMatrix,
                         min_share=None,
                         units: Optional[Sequence[PlanningUnit]] = None,
                         tol: float = 1e-6,
-                        refine_fixed: bool = False) -> ExpertMapping:
+                        refine_fixed: bool = False,
+                        compiler: str = 'exact',
+                        time_limit: float = 10.0) -> ExpertMapping:
     """Solve the LP, compile it and package the mapping.
 
     Args:
@@ -123,7 +130,11 @@ def plan_expert_mapping(affinity: AffinityMatrix,
         units (Sequence[PlanningUnit], optional): Units in row order; default
             one unit per row named like the row, with unknown classes.
         tol (float): Compiler tolerance.
-        refine_fixed (bool): See :func:`compile_plan`.
+        refine_fixed (bool): See :func:`compile_plan` (``compiler='rounding'``).
+        compiler (str): ``'exact'`` (default: the optimal mapping, see
+            :func:`compile_exact`, with the rounding result as fallback) or
+            ``'rounding'`` (the paper's hierarchical rounding alone).
+        time_limit (float): Seconds for the exact solver.
 
     Returns:
         ExpertMapping: The mapping with LP bound, value and gap.
@@ -135,7 +146,12 @@ def plan_expert_mapping(affinity: AffinityMatrix,
         raise ValueError(f'Planning units {list(names)} do not match the affinity rows '
                          f'{list(affinity.unit_names)}; give the units in row order.')
     plan = solve_assignment_lp(affinity.values, capacity, demand, min_share)
-    compiled = compile_plan(plan, tol=tol, refine_fixed=refine_fixed)
+    if compiler == 'exact':
+        compiled = compile_exact(plan, time_limit=time_limit, tol=tol)
+    elif compiler == 'rounding':
+        compiled = compile_plan(plan, tol=tol, refine_fixed=refine_fixed)
+    else:
+        raise ValueError(f"compiler must be 'exact' or 'rounding', got {compiler!r}.")
     expert_map: Dict[str, List[int]] = {}
     class_map: Dict[str, Dict[str, int]] = {}
     for unit, expert in zip(units, compiled.assignment.tolist()):
@@ -150,4 +166,4 @@ def plan_expert_mapping(affinity: AffinityMatrix,
         units=tuple(units), expert_names=affinity.expert_names, affinity=plan.affinity,
         plan=plan.fractional, assignment=compiled.assignment, capacity=plan.capacity,
         demand=plan.demand, lp_bound=compiled.bound, value=compiled.value, gap=compiled.gap,
-        lp_status=plan.message)
+        lp_status=plan.message, compiler=compiled.compiler, optimal=compiled.optimal)

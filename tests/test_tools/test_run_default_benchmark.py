@@ -79,3 +79,16 @@ def test_custom_variant_parsing_and_errors():
         tool.custom_variants([['damex=foo.py']])
     with pytest.raises(SystemExit, match='start from'):
         tool.Plan(tool.parse_args([]), {'cont-moe': tool.VARIANTS['cont-moe']}, [0])
+
+
+def test_report_only_trains_nothing_and_leaves_unfinished_runs_out(finished):
+    cwd, args, _ = finished
+    at = args.index('--variants')
+    report_args = args[:at] + ['--variants', 'dense', 'moe'] + args[at + 3:] + ['--report-only']
+    out = _run(report_args, cwd)
+    assert out.count('not finished, left out of the report') == 2
+    assert 'training (' not in out
+    assert not (cwd / 'wd' / 'moe').exists()
+    md = (cwd / 'wd' / 'results.md').read_text()
+    # datasets in config order, not alphabetical
+    assert md.index('watercolor AP50') < md.index('comic AP50') < md.index('xray AP50')
