@@ -31,7 +31,9 @@ class ExpertMapHook(Hook):
     - every checkpoint gets ``meta['damex_moe']`` = the model's MoE summary
       (layers, number of experts, router, expert map);
     - loading a checkpoint restores the map stored in it (with a warning when
-      it differs from the config).
+      it differs from the config); an MoE checkpoint loaded into a dense
+      model stops before the load (mmengine would only warn about the expert
+      keys and leave those FFNs at their initialisation).
     """
 
     priority = 'VERY_HIGH'
@@ -53,6 +55,16 @@ class ExpertMapHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = _moe_model(runner)
+        if model is None:
+            moe_layers = sorted({key.rsplit('.experts.w1', 1)[0]
+                                 for key in checkpoint.get('state_dict', {})
+                                 if key.endswith('.experts.w1')})
+            if moe_layers:
+                raise ValueError(
+                    f'the checkpoint has MoE layers {moe_layers} but the model is dense; load it '
+                    "with the MoE config it was trained with (model type 'DAMEXDINO' / "
+                    "'MoEDetector' and model.moe_cfg.layers; its meta['damex_moe'] lists them).")
+            return
         stored = checkpoint.get('meta', {}).get(CHECKPOINT_META_KEY)
         if model is None or not stored or stored.get('expert_map') is None:
             return

@@ -148,3 +148,14 @@ def test_before_train_validates_the_map_against_the_training_datasets():
     # no MultiDataset metainfo or no map: nothing to check
     ExpertMapHook().before_train(fake_runner(model))
     ExpertMapHook().before_train(fake_runner(FakeMoEModel(), dataset_names=('kitti', )))
+
+
+def test_moe_checkpoint_into_a_dense_model_stops_before_loading():
+    hook = ExpertMapHook()
+    checkpoint = dict(state_dict={'decoder.layers.0.ffn.experts.w1': torch.zeros(4, 2, 3),
+                                  'backbone.conv1.weight': torch.zeros(1)})
+    with pytest.raises(ValueError, match=r"\['decoder\.layers\.0\.ffn'\].*model is dense"):
+        hook.after_load_checkpoint(fake_runner(torch.nn.Linear(1, 1)), checkpoint)
+    # a dense checkpoint into a dense model is none of the hook's business
+    hook.after_load_checkpoint(fake_runner(torch.nn.Linear(1, 1)),
+                               dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}))
