@@ -92,3 +92,17 @@ def test_report_only_trains_nothing_and_leaves_unfinished_runs_out(finished):
     md = (cwd / 'wd' / 'results.md').read_text()
     # datasets in config order, not alphabetical
     assert md.index('watercolor AP50') < md.index('comic AP50') < md.index('xray AP50')
+
+
+def test_recorded_spread_reads_the_committed_results_format(tmp_path):
+    tool = load_script(TOOL)
+    from damex_mmdet.evaluation.comparison import compare_variants
+    per_seed = {'damex': {0: {'mean/bbox_mAP': 0.5}, 1: {'mean/bbox_mAP': 0.6}}}
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(dict(
+        per_seed={v: {str(s): m for s, m in r.items()} for v, r in per_seed.items()},
+        comparison=compare_variants(per_seed, ['mean/bbox_mAP'], 'damex'))))
+    mean, std, n, low, high = tool.recorded_spread('damex', path=str(path))
+    assert (n, low, high) == (2, 0.5, 0.6) and mean == pytest.approx(0.55)
+    assert tool.recorded_spread('moe', path=str(path)) is None
+    assert tool.recorded_spread('damex', path=str(tmp_path / 'missing.json')) is None
