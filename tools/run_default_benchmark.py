@@ -26,6 +26,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -260,16 +261,20 @@ def execute(plan, jobs, log, report_only=False):
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
     total = len(plan.runs)
     futures, done = {}, []
+    # mmengine's config parsing (its pkg_resources look-up) and yapf are not thread-safe
+    config_lock = threading.Lock()
 
     def task(variant, seed, parent_future):
         directory = run_dir(plan.args.work_dir, variant, seed)
-        cfg = plan.config(variant, seed)
+        with config_lock:
+            cfg = plan.config(variant, seed)
         if parent_future is not None:
             if parent_future.result() is None:
                 return None  # report only, and the run it continues from is not there
             cfg.load_from = final_checkpoint(run_dir(plan.args.work_dir,
                                                      plan.variants[variant][2], seed))
-        key = fingerprint(cfg)
+        with config_lock:
+            key = fingerprint(cfg)
         summary = load_summary(directory, key)
         if summary is not None:
             done.append((variant, seed))
@@ -283,7 +288,8 @@ def execute(plan, jobs, log, report_only=False):
         if osp.exists(osp.join(directory, 'summary.json')):  # of another config: retrain
             os.remove(osp.join(directory, 'summary.json'))
         config_path = osp.join(directory, 'run_config.py')
-        cfg.dump(config_path)
+        with config_lock:
+            cfg.dump(config_path)
         log(f'{variant} seed {seed}: training ({directory}/run.log)')
         command = [sys.executable, osp.abspath(__file__), '--run-config', config_path,
                    '--threads', str(threads)]
