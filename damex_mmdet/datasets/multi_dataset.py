@@ -1,11 +1,16 @@
 """Concatenate detection datasets with a dataset-aware label space.
 
-``MultiDataset`` takes an ordered mapping ``name -> dataset`` (config order is
-the ``dataset_id`` order) and serves every sample with ``dataset_id`` and
+``MultiDataset`` takes a mapping ``name -> dataset`` and serves every sample with ``dataset_id`` and
 ``dataset_name`` in its data info and its ``bbox_label`` moved into the
 combined label space, *before* the sub-dataset's pipeline runs. The
 sub-datasets' (possibly serialized) data lists are never modified: the
 stamping happens on the copy that ``get_data_info`` returns.
+
+Dataset ids follow the **sorted** names, whatever the order of the mapping:
+mmengine writes configs with sorted dict keys (``work_dir/<config>.py``, the
+config stored in checkpoints, the configs a launcher re-reads), so an
+order-sensitive mapping would give a config and its dump different label
+spaces, and a checkpoint would be scored with permuted labels.
 
 Label spaces (``D`` datasets, dataset ``d`` with ``n_d`` classes):
 
@@ -74,14 +79,18 @@ class MultiDataset(Dataset):
     """Several detection datasets behind one index with per-sample source.
 
     Args:
-        datasets (Mapping[str, dict | BaseDataset]): Ordered mapping from
-            dataset name to a dataset config or a built dataset
-            (``BaseDataset`` subclass, e.g. ``CocoDataset``). The order
-            defines ``dataset_id`` and label offsets. Names must be unique,
-            non-empty, without ``'/'`` and not ``'mean'``.
+        datasets (Mapping[str, dict | BaseDataset]): Mapping from dataset
+            name to a dataset config or a built dataset (``BaseDataset``
+            subclass, e.g. ``CocoDataset``). The sorted names define
+            ``dataset_id`` and label offsets (see the module docstring).
+            Names must be unique, non-empty, without ``'/'`` and not
+            ``'mean'``.
         label_space (str): ``'partitioned'`` (default) or ``'unified'``.
         pipeline (list[dict], optional): Pipeline given to the dataset configs
-            that have none. Defaults to None.
+            that have none. In a test dataloader it is also the pipeline
+            mmdet's ``DetInferencer`` / ``inference_detector`` apply to images
+            of unknown dataset (they read ``test_dataloader.dataset.pipeline``);
+            the shipped configs set it. Defaults to None.
         test_mode (bool, optional): Set on every dataset config; built
             datasets and configs must agree with it. None keeps each
             dataset's own value (they must all be equal). Defaults to None.
@@ -112,14 +121,16 @@ class MultiDataset(Dataset):
         if len(datasets) == 0:
             raise ValueError('MultiDataset: `datasets` is empty; give at '
                              'least one name -> dataset entry.')
-        names = [str(name) for name in datasets.keys()]
-        self._check_names(names)
+        self._check_names([str(name) for name in datasets.keys()])
+        entries = sorted(((str(name), cfg) for name, cfg in datasets.items()),
+                         key=lambda entry: entry[0])
+        names = [name for name, _ in entries]
         self.dataset_names: Tuple[str, ...] = tuple(names)
         self.label_space = label_space
         self.check_categories = check_categories
         self.datasets: List[BaseDataset] = [
             self._build(name, cfg, pipeline, test_mode)
-            for name, cfg in zip(names, datasets.values())
+            for name, cfg in entries
         ]
         modes = {bool(ds.test_mode) for ds in self.datasets}
         if len(modes) > 1:
@@ -265,7 +276,7 @@ class MultiDataset(Dataset):
     @property
     @force_full_init
     def dataset_sizes(self) -> Tuple[int, ...]:
-        """tuple[int]: Number of samples of each dataset, config order."""
+        """tuple[int]: Number of samples of each dataset, dataset-id order."""
         return tuple(len(ds) for ds in self.datasets)
 
     @property

@@ -21,7 +21,8 @@ cover the epoch. The sequence is a pure function of ``(seed, epoch)``:
    multiset, seeded by ``(seed, epoch)``.
 
 With ``shuffle=False`` the streams are ``0, 1, ..., n_d - 1`` repeated and
-the datasets follow each other in config order (``natural`` mode then yields
+the datasets follow each other in dataset-id (sorted name) order (``natural``
+mode then yields
 ``0 .. len(dataset) - 1``).
 """
 import math
@@ -97,7 +98,7 @@ class MultiDatasetSampler(Sampler):
 
     Args:
         dataset (MultiDataset): Dataset exposing ``dataset_sizes`` (samples
-            per source dataset, config order) and ``cumulative_sizes``.
+            per source dataset, dataset-id order) and ``cumulative_sizes``.
         mode (str): ``'natural'`` (``p_d ~ n_d``), ``'uniform'``
             (``p_d = 1 / D``) or ``'temperature'`` (``p_d ~ n_d **
             temperature``). Defaults to ``'natural'``.

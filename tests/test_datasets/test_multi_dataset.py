@@ -70,6 +70,24 @@ def test_label_space_offsets_and_names(fixtures):
         [0, 0, 0, 0, 1, 1, 1]
 
 
+def test_ids_follow_sorted_names_and_survive_a_config_dump(fixtures, tmp_path):
+    """mmengine dumps configs with sorted keys; the label space must not move."""
+    from mmengine.config import Config
+    kitti, voc = fixtures
+    given = dict(voc=voc.dataset_cfg([]), kitti=kitti.dataset_cfg([]))  # unsorted
+    assert list(given) == ['voc', 'kitti']
+    direct = DATASETS.build(dict(type='MultiDataset', datasets=given))
+    assert direct.dataset_names == ('kitti', 'voc')
+    assert direct.metainfo['classes'][:2] == ('kitti/car', 'kitti/person')
+    cfg = Config(dict(dataset=dict(type='MultiDataset', datasets=given)))
+    cfg.dump(str(tmp_path / 'dumped.py'))
+    reread = Config.fromfile(str(tmp_path / 'dumped.py'))
+    dumped = DATASETS.build(reread.dataset)
+    assert dumped.metainfo['classes'] == direct.metainfo['classes']
+    assert dumped.metainfo['dataset_label_maps'] == direct.metainfo['dataset_label_maps']
+    assert dumped.get_data_info(0)['img_path'] == direct.get_data_info(0)['img_path']
+
+
 def test_data_info_is_stamped_and_shifted(fixtures):
     kitti, voc = fixtures
     dataset = _build(fixtures)

@@ -213,11 +213,14 @@ def test_converted_mixture_feeds_multidataset(tmp_path):
         ds.data_root = ds.data_root.replace('data/uodb', str(tmp_path))
     dataset = DATASETS.build(cfg)
     assert len(dataset) == 2
-    sample = dataset[1]  # comic: dataset id 1, labels offset by 6
+    # ids follow the sorted names: comic is dataset 0 (no label offset)
+    assert dataset.dataset_names == ('comic', 'watercolor')
+    sample = dataset[0]
     meta = sample['data_samples'].metainfo
-    assert (meta['dataset_id'], meta['dataset_name']) == (1, 'comic')
+    assert (meta['dataset_id'], meta['dataset_name']) == (0, 'comic')
     gt = sample['data_samples'].gt_instances
-    assert gt.labels.tolist() == [6 + 5]  # 'person' is comic's 6th class
+    assert gt.labels.tolist() == [5]  # 'person' is comic's 6th class
+    assert dataset[1]['data_samples'].gt_instances.labels.tolist() == [6 + 4]  # watercolor's 'dog'
     # 80 px -> short side 600: x7.5, box [10, 10, 60, 50] -> [75, 75, 450, 375]
     assert tuple(sample['inputs'].shape[1:]) == (600, 900)
     flipped = meta['flip']
