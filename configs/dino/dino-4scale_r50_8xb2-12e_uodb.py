@@ -22,7 +22,10 @@ train_dataloader = dict(
 val_dataloader = dict(
     _delete_=True,
     **_base_.uodb_test_loader,
-    dataset=dict(type='MultiDataset', datasets=_base_.uodb_test_datasets))
+    dataset=dict(
+        type='MultiDataset',
+        pipeline=_base_.uodb_infer_pipeline,  # for DetInferencer; datasets keep theirs
+        datasets=_base_.uodb_test_datasets))
 test_dataloader = val_dataloader
 # COCO AP of every dataset on its own slice + the mean (Table 1 layout)
 val_evaluator = dict(_delete_=True, type='MultiDatasetCocoMetric', metric='bbox')

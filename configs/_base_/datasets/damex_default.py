@@ -22,9 +22,11 @@ damex_default_backend_args = None
 # 160x112) already fit, so they keep their size.
 damex_default_img_scale = (160, 128)
 
-# Source datasets in order: the order defines dataset_id (0..5) and the label
-# offsets of the partitioned label space. Classes are listed literally; they
-# must equal damex_mmdet.datasets.synthetic.DEFAULT_BENCHMARK (a test checks).
+# Source datasets (display order). MultiDataset numbers them (dataset_id 0..5)
+# and lays out the partitioned label space in *sorted* name order, so that
+# this file and mmengine's dump of it (keys sorted) mean the same labels.
+# Classes are listed literally; they must equal
+# damex_mmdet.datasets.synthetic.DEFAULT_BENCHMARK (a test checks).
 damex_default_classes = dict(
     watercolor=('person', 'car', 'dog'),  # same labels as comic, watercolour style
     comic=('person', 'car', 'dog'),  # same labels as watercolor, comic style
@@ -87,6 +89,8 @@ damex_default_test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),  # fixed order
     dataset=dict(
         type='MultiDataset',
+        # shared by the datasets, and what mmdet's DetInferencer applies to any image
+        pipeline=damex_default_test_pipeline,
         datasets={
             name: dict(
                 type='CocoDataset',
@@ -95,7 +99,6 @@ damex_default_test_dataloader = dict(
                 data_prefix=dict(img='images/'),
                 metainfo=dict(classes=classes),
                 test_mode=True,  # keep every image, no filtering
-                pipeline=damex_default_test_pipeline,
                 backend_args=damex_default_backend_args)
             for name, classes in damex_default_classes.items()
         }))

@@ -10,13 +10,16 @@ custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
 train_dataloader = dict(
     _base_.uodb_train_loader,  # batch size, workers, samplers
     dataset=dict(
-        # concatenates the datasets; the order of `datasets` fixes the
-        # dataset ids 0..10 and the label offsets (partitioned label space)
+        # concatenates the datasets; their sorted names fix the dataset
+        # ids 0..10 and the label offsets (partitioned label space)
         type='MultiDataset',
         datasets=_base_.uodb_train_datasets))
 val_dataloader = dict(
     _base_.uodb_test_loader,
-    dataset=dict(type='MultiDataset', datasets=_base_.uodb_test_datasets))
+    dataset=dict(
+        type='MultiDataset',
+        pipeline=_base_.uodb_infer_pipeline,  # for DetInferencer; datasets keep theirs
+        datasets=_base_.uodb_test_datasets))
 test_dataloader = val_dataloader
 
 # COCO-style AP of every dataset on its own label slice, plus their mean

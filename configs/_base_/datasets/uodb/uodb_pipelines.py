@@ -75,3 +75,14 @@ uodb_test_pipeline_s800 = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs', meta_keys=uodb_test_meta_keys)
 ]
+
+# Inference on images of unknown dataset (mmdet's DetInferencer and
+# inference_detector read test_dataloader.dataset.pipeline; the test
+# MultiDatasets set this one there, while each sub-dataset keeps its own
+# UODB size for evaluation): the most common UODB size, short side 600.
+uodb_infer_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=uodb_backend_args),
+    dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                          'scale_factor'))
+]

@@ -8,7 +8,7 @@ custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
 train_dataloader = dict(
     _base_.uodb_train_loader,  # batch size, workers, samplers
     dataset=dict(
-        type='MultiDataset',  # dataset ids follow the order below
+        type='MultiDataset',  # dataset ids follow the sorted names
         datasets=dict(
             watercolor=_base_.uodb_train_datasets.watercolor,
             comic=_base_.uodb_train_datasets.comic)))
@@ -16,6 +16,7 @@ val_dataloader = dict(
     _base_.uodb_test_loader,
     dataset=dict(
         type='MultiDataset',
+        pipeline=_base_.uodb_infer_pipeline,  # for DetInferencer; datasets keep theirs
         datasets=dict(
             watercolor=_base_.uodb_test_datasets.watercolor,
             comic=_base_.uodb_test_datasets.comic)))
