@@ -9,8 +9,16 @@ Affinity from a frozen backbone over the training datasets of a config::
     python tools/plan_experts.py --config CONFIG --num-experts 8 --checkpoint CKPT \\
         --images-per-dataset 32 --out-dir work_dirs/gem
 
-Writes ``expert_map.json``, ``expert_map_snippet.py`` (paste into a model
-config) and ``plan.png`` (affinity | fractional plan | compiled mapping) to
+GEM in two commands: ``--write-config OUT.py`` also writes a child config that
+inherits ``--base-config`` (default: ``--config``) and sets the planned
+``expert_map`` and ``num_experts``, ready for ``tools/train.py OUT.py``::
+
+    python tools/plan_experts.py --config configs/gem/gem-dino-4scale_r50_8xb2-12e_uodb.py \
+        --checkpoint CKPT --out-dir work_dirs/gem_plan --write-config work_dirs/gem_plan/gem.py
+    python tools/train.py work_dirs/gem_plan/gem.py
+
+Writes ``expert_map.json``, ``expert_map_snippet.py`` (the same lines to paste
+by hand) and ``plan.png`` (affinity | fractional plan | compiled mapping) to
 ``--out-dir`` and prints the mapping with its LP bound and gap.
 
 With ``--config`` the images go through each dataset's own (training)
@@ -32,7 +40,8 @@ import numpy as np
 
 from damex_mmdet.planning import (AffinityMatrix, ExpertMapping, PlanningUnit,
                                   affinity_from_features, build_units, load_affinity,
-                                  plan_expert_mapping, render_config_snippet, save_mapping,
+                                  plan_expert_mapping, render_child_config,
+                                  render_config_snippet, save_mapping,
                                   split_demand)
 
 
@@ -48,7 +57,11 @@ def parse_args(argv=None):
                         '(keys "backbone.*" are used when present); without it the backbone '
                         'is randomly initialised')
     parser.add_argument('--num-experts', type=int, help='experts E (--config: default '
-                        'cfg.num_experts; --affinity: the number of columns)')
+                        'model.moe_cfg.num_experts; --affinity: the number of columns)')
+    parser.add_argument('--write-config', metavar='OUT.py', default=None,
+                        help='write a config inheriting --base-config with the planned map')
+    parser.add_argument('--base-config', default=None,
+                        help='config the --write-config child inherits (default: --config)')
     parser.add_argument('--images-per-dataset', type=int, default=32,
                         help='images sampled per dataset for --config (default 32)')
     parser.add_argument('--demand', choices=('count', 'images'), default='count',
@@ -264,10 +277,11 @@ def build_inputs(args) -> Tuple[AffinityMatrix, List[PlanningUnit], np.ndarray]:
     register_all_modules()
     import damex_mmdet  # noqa: F401  (registers MultiDataset)
     cfg = Config.fromfile(args.config)
-    num_experts = args.num_experts if args.num_experts is not None else cfg.get('num_experts')
+    num_experts = args.num_experts if args.num_experts is not None else \
+        config_num_experts(cfg)
     if num_experts is None or int(num_experts) < 1:
-        raise ValueError(f'{args.config}: num_experts is {num_experts!r}; define num_experts in '
-                         'the config or pass --num-experts (>= 1).')
+        raise ValueError(f'{args.config}: model.moe_cfg.num_experts is {num_experts!r}; use an '
+                         'MoE config (e.g. configs/gem/...) or pass --num-experts (>= 1).')
     if args.images_per_dataset < 1:
         raise ValueError(f'--images-per-dataset must be >= 1, got {args.images_per_dataset}.')
     features, units, sizes, classes, freq = extract_features(args, cfg, int(num_experts))
@@ -282,8 +296,21 @@ def build_inputs(args) -> Tuple[AffinityMatrix, List[PlanningUnit], np.ndarray]:
     return affinity, units, split_demand(units, per_dataset, freq, classes)
 
 
+def config_num_experts(cfg) -> Optional[int]:
+    """``model.moe_cfg.num_experts`` of a config (or a top-level ``num_experts``)."""
+    moe_cfg = cfg.get('model', {}).get('moe_cfg') or {}
+    value = moe_cfg.get('num_experts', cfg.get('num_experts'))
+    return None if value is None else int(value)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    base = args.base_config or args.config
+    if args.write_config and not base:
+        raise SystemExit('--write-config needs the config to inherit: give --base-config '
+                         '(with --affinity) or --config.')
+    if args.write_config and not args.write_config.endswith('.py'):
+        raise SystemExit(f'--write-config {args.write_config}: a config file ends with .py.')
     affinity, units, demand = build_inputs(args)
     capacity = resolve_capacity(args, affinity.num_experts, demand)
     mapping = plan_expert_mapping(affinity, capacity, demand, args.min_share, units,
@@ -296,6 +323,12 @@ def main(argv=None):
         f.write(snippet)
     plot_plan(mapping, osp.join(args.out_dir, 'plan.png'))
     print(snippet, end='')
+    if args.write_config:
+        out = args.write_config
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w', encoding='utf-8') as f:
+            f.write(render_child_config(mapping, base, osp.dirname(osp.abspath(out))))
+        print(f'wrote {out} (inherits {base}); train it: python tools/train.py {out}')
     loads = mapping.loads
     for e in range(mapping.num_experts):
         print(f'expert {e}: load {loads[e]:.6g} / capacity {capacity[e]:.6g}')

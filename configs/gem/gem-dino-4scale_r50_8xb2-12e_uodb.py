@@ -11,8 +11,11 @@ model = dict(
             type='FixedMapRouter',
             ce_weight=0.1,  # gate learns the map (for inference)
             combine='one'),  # expert outputs are not scaled by the gate
-        # Replace with the map written by tools/plan_experts.py, e.g.
-        #   python tools/plan_experts.py configs/gem/gem-dino-4scale_r50_8xb2-12e_uodb.py \
-        #       --num-experts 8 --out-dir work_dirs/gem_plan
-        # then paste work_dirs/gem_plan/expert_map_snippet.py here.
+        # The expert map (inherited: DAMEX's human prior) is replaced by a planned one
+        # without editing this file:
+        #   python tools/plan_experts.py --config configs/gem/gem-dino-4scale_r50_8xb2-12e_uodb.py \
+        #       --checkpoint CKPT --out-dir work_dirs/gem_plan \
+        #       --write-config work_dirs/gem_plan/gem-planned.py
+        #   python tools/train.py work_dirs/gem_plan/gem-planned.py
+        # (num_experts: model.moe_cfg.num_experts of this config unless --num-experts)
     ))

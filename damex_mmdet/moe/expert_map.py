@@ -40,6 +40,8 @@ class ExpertMap:
         self.num_experts = num_experts
         self._map = {}
         for name, experts in mapping.items():
+            if name == '_delete_':  # left by mmengine when the parent config had no map
+                continue
             ids = (experts, ) if isinstance(experts, int) else tuple(experts)
             if not ids or not all(isinstance(i, int) for i in ids):
                 raise ValueError(

@@ -15,7 +15,7 @@ from .kmeans import spherical_kmeans
 from .local_search import RoundingError, improve_mapping, repair_overflow
 from .mapping import ExpertMapping, plan_expert_mapping, split_demand
 from .mapping_io import (load_mapping, mapping_from_dict, mapping_to_dict,
-                         render_config_snippet, save_mapping)
+                         render_child_config, render_config_snippet, save_mapping)
 from .planner import LPPlan, solve_assignment_lp
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     'CompiledPlan', 'compile_plan', 'compile_exact', 'is_count_demand', 'spherical_kmeans',
     'RoundingError', 'improve_mapping',
     'repair_overflow', 'ExpertMapping', 'plan_expert_mapping', 'split_demand', 'load_mapping',
-    'mapping_from_dict', 'mapping_to_dict', 'render_config_snippet', 'save_mapping', 'LPPlan',
+    'mapping_from_dict', 'mapping_to_dict', 'render_child_config', 'render_config_snippet',
+    'save_mapping', 'LPPlan',
     'solve_assignment_lp'
 ]

@@ -20,7 +20,7 @@ from .class_split import PlanningUnit
 from .mapping import ExpertMapping
 
 __all__ = ['FORMAT_VERSION', 'mapping_to_dict', 'mapping_from_dict', 'save_mapping',
-           'load_mapping', 'render_config_snippet']
+           'load_mapping', 'render_child_config', 'render_config_snippet']
 
 FORMAT_VERSION = 1
 _REQUIRED = ('num_experts', 'expert_map', 'units', 'expert_names', 'affinity', 'plan',
@@ -130,4 +130,37 @@ def render_config_snippet(mapping: ExpertMapping) -> str:
             for k, v in mapping.class_expert_map.items() if len(mapping.expert_map[k]) > 1
         }
         lines.append(_render_dict('class_expert_map', split))
+    return '\n'.join(lines) + '\n'
+
+
+def render_child_config(mapping: ExpertMapping, base_config: str, out_dir: str = '.') -> str:
+    """A config inheriting ``base_config`` with the planned ``num_experts`` and ``expert_map``.
+
+    Args:
+        mapping (ExpertMapping): The mapping.
+        base_config (str): The parent config: a path (written relative to
+            ``out_dir``, where mmengine resolves it) or ``package::path``.
+        out_dir (str): Folder the child config is written to.
+
+    Returns:
+        str: The config text; ``expert_map`` replaces the parent's map
+        (``_delete_``) instead of merging into it.
+    """
+    if '::' in base_config:
+        parent = base_config
+    else:
+        parent = osp.relpath(osp.abspath(base_config), osp.abspath(out_dir))
+    expert_map = {k: [int(e) for e in v] for k, v in mapping.expert_map.items()}
+    lines = [
+        '# GEM: the dataset -> expert map planned by tools/plan_experts.py',
+        f'# LP bound {mapping.lp_bound:.6g}, mapping value {mapping.value:.6g}, '
+        f'gap {mapping.gap:.3g} ({mapping.compiler} compiler, '
+        f"{'proven optimal' if mapping.optimal else 'not proven optimal'})",
+        f'_base_ = [{parent!r}]',
+        '',
+        'model = dict(',
+        '    moe_cfg=dict(',
+        f'        num_experts={int(mapping.num_experts)},',
+        f"        expert_map={{'_delete_': True, **{expert_map!r}}}))",
+    ]
     return '\n'.join(lines) + '\n'

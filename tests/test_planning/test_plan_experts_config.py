@@ -12,9 +12,9 @@ pytest.importorskip('mmdet')
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'plan_experts.py')
 CONFIG = """
-num_experts = 2
 model = dict(
     type='DINO',
+    moe_cfg=dict(num_experts=2),
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(3, ),
@@ -81,7 +81,7 @@ def test_similar_datasets_share_an_expert(tool, config, tmp_path):
     out_dir = str(tmp_path / 'out')
     mapping = tool.main(['--config', config, '--checkpoint', ckpt, '--images-per-dataset', '3',
                          '--out-dir', out_dir])
-    assert mapping.num_experts == 2  # from cfg.num_experts
+    assert mapping.num_experts == 2  # from model.moe_cfg.num_experts
     # expert numbers are arbitrary (they follow the dataset-id order); the grouping is not
     experts = mapping.expert_map
     assert experts['street'] == experts['road'] and experts['art'] != experts['street']
@@ -92,8 +92,11 @@ def test_similar_datasets_share_an_expert(tool, config, tmp_path):
 
 
 def test_more_experts_than_datasets_splits_classes(tool, config, tmp_path):
+    # capacity 3 images: no two units (2-3 images each) fit one expert, so every unit
+    # gets its own expert whatever the affinities
     mapping = tool.main(['--config', config, '--num-experts', '4', '--demand', 'images',
-                         '--images-per-dataset', '2', '--out-dir', str(tmp_path)])
+                         '--capacity', '3', '--images-per-dataset', '2', '--out-dir',
+                         str(tmp_path)])
     # street (2 classes, 4 images, 4 instances each) is split into two units of 2 images.
     # units in dataset-id order (sorted names)
     assert [u.name for u in mapping.units] == ['art', 'road', 'street[0]', 'street[1]']
@@ -110,3 +113,25 @@ def test_config_errors(tool, config, tmp_path):
     torch.save(dict(state_dict={'head.weight': torch.zeros(1)}), bad)
     with pytest.raises(ValueError, match='no key matches the backbone ResNet'):
         tool.main(['--config', config, '--checkpoint', bad, '--out-dir', str(tmp_path)])
+
+
+def test_write_config_replaces_the_parents_map(tool, config, tmp_path):
+    """plan -> train without editing: the child config inherits the GEM config and its
+    expert_map replaces (does not merge into) the inherited one."""
+    from mmengine.config import Config
+    gem = osp.join(osp.dirname(TOOL), '..', 'configs', 'gem',
+                   'gem-dino-tiny_r18_1xb4-600i_damex-default.py')
+    child = str(tmp_path / 'sub' / 'gem-planned.py')
+    mapping = tool.main(['--config', config, '--images-per-dataset', '2', '--out-dir',
+                         str(tmp_path), '--write-config', child, '--base-config', gem])
+    cfg = Config.fromfile(child)
+    assert dict(cfg.model.moe_cfg.expert_map) == mapping.expert_map  # no watercolor & co.
+    assert cfg.model.moe_cfg.num_experts == mapping.num_experts == 2
+    assert cfg.model.moe_cfg.router.type == 'FixedMapRouter'  # the rest is inherited
+    # a parent without a map: mmengine leaves the _delete_ marker, ExpertMap skips it
+    bare = str(tmp_path / 'bare.py')
+    tool.main(['--config', config, '--images-per-dataset', '2', '--out-dir', str(tmp_path),
+               '--write-config', bare])
+    from damex_mmdet.moe import ExpertMap
+    raw = Config.fromfile(bare).model.moe_cfg.expert_map
+    assert ExpertMap(dict(raw), 2).to_dict() == mapping.expert_map
