@@ -199,7 +199,7 @@ def routing_summary_markdown(results: Sequence[dict]) -> str:
     lines = ['| image | ' + ' | '.join(layers) + ' |', '|---' * (len(layers) + 1) + '|']
     for result in results:
         routes = result.get('routing', {})
-        lines.append(f"| {osp.basename(result['image'])} | " +
+        lines.append(f"| {result.get('name') or osp.basename(result['image'])} | " +
                      ' | '.join(cell(routes[layer]) if layer in routes else '-'
                                 for layer in layers) + ' |')
     lines += ['', '| layer | images per expert (routed like) |', '|---|---|']
@@ -252,7 +252,8 @@ def infer_images(config, checkpoint: str, inputs: Sequence[str], out_dir: Option
         draw (bool): write the drawn images (needs ``out_dir``).
 
     Returns:
-        list[dict]: one entry per image: ``image`` (path), ``predictions``
+        list[dict]: one entry per image: ``image`` (path), ``name`` (its
+        output file name, unique among the inputs), ``predictions``
         (``bbox`` x1 y1 x2 y2 in image pixels, ``score``, ``label``,
         ``name`` ``'dataset/class'``, ``dataset``, ``class_name``) and, for
         MoE models, ``routing`` (see :func:`image_routing`).
@@ -282,12 +283,13 @@ def infer_images(config, checkpoint: str, inputs: Sequence[str], out_dir: Option
         preds = inferencer.forward(data)
         routes = image_routing(model.last_routing_records, expert_map) if moe else []
         for index, (path, pred) in enumerate(zip(images, preds)):
-            result = dict(image=path, predictions=_prediction_entries(pred, classes, score_thr))
+            result = dict(image=path, name=names[path],
+                          predictions=_prediction_entries(pred, classes, score_thr))
             if moe:
                 result['routing'] = routes[index] if index < len(routes) else {}
             results.append(result)
             if out_dir:
-                name = names[path]
+                name = result['name']
                 with open(osp.join(out_dir, 'preds', osp.splitext(name)[0] + '.json'), 'w') as f:
                     json.dump(result, f, indent=1)
                 if draw:
