@@ -1,6 +1,6 @@
 """Per-dataset AP tables laid out like Table 1 of the DAMEX paper.
 
-Columns are the datasets in config order followed by ``mean``; rows are the
+Columns are the datasets in dataset-id (sorted name) order, then ``mean``; rows are the
 metrics. Values are percentages (AP x 100); a dataset without ground truth is
 shown as ``n/a``. Example (markdown)::
 

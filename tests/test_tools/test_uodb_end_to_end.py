@@ -83,11 +83,14 @@ def uodb(tmp_path_factory):
     make_uodb_fixture(str(nshot / 'data' / 'uodb'), images_per_split=1, short_side=32,
                       kitti_train_images=1000)
     for line in readme_steps():
-        if line.startswith('python tools/dataset_converters/') or \
-                line.startswith('for n in') or line.startswith('python tools/misc/make_nshot'):
-            for where in (cwd, nshot):
-                subprocess.run(line.replace('python tools/', f'{sys.executable} {TOOLS}/'),
-                               shell=True, cwd=where, check=True, capture_output=True)
+        convert = line.startswith('python tools/dataset_converters/')
+        if not convert and 'make_nshot.py' not in line:
+            continue  # training and testing run below, with the CPU options
+        # the n-shot files need KITTI's 1000 images: only the second tree has them
+        for where in ((cwd, nshot) if convert else (nshot, )):
+            proc = subprocess.run(line.replace('python tools/', f'{sys.executable} {TOOLS}/'),
+                                  shell=True, cwd=where, capture_output=True, text=True)
+            assert proc.returncode == 0, f'README step {line!r} failed:\n{proc.stderr[-3000:]}'
     return cwd, nshot
 
 
@@ -164,7 +167,9 @@ def test_shipped_uodb_config_trains_and_tests(uodb, method, tmp_path):
     assert meta['dataset_meta']['dataset_names'] == tuple(sorted(NAMES))
     if method != 'dino':
         stored = meta['damex_moe']
-        assert stored['num_experts'] == 8 and sorted(stored['expert_map']) == sorted(NAMES)
+        assert stored['num_experts'] == 8
+        if method != 'moe':  # vanilla MoE (R50) learns its routing: no map
+            assert sorted(stored['expert_map']) == sorted(NAMES)
     out = _run([*test, ckpt, '--work-dir', str(tmp_path / 'test'), '--cfg-options',
                 *cpu_options(test_only=True)], cwd)
     for name in (*NAMES, 'mean'):
@@ -173,7 +178,8 @@ def test_shipped_uodb_config_trains_and_tests(uodb, method, tmp_path):
               if f == 'per_dataset_ap.csv']
     with open(tables[0]) as f:
         header = f.readline().strip().split(',')
-    assert [h for h in header if h in NAMES or h == 'mean'] == [*NAMES, 'mean']  # 11 + mean
+    # 11 columns in dataset-id (sorted name) order, then the mean
+    assert header[1:] == [*sorted(NAMES), 'mean']
 
 
 @pytest.mark.slow
