@@ -218,7 +218,9 @@ def test_config_matches_benchmark():
             assert ds.data_root == f'data/damex_default/{name}/'
             assert ds.ann_file == f'annotations/{split}.json'
             assert ds.data_prefix.img == 'images/'
-            pack = ds.pipeline[-1]
+            # the test datasets share the MultiDataset's pipeline (DetInferencer's too)
+            pipeline = ds.get('pipeline') or loader.dataset.pipeline
+            pack = pipeline[-1]
             assert pack.type == 'PackDetInputs' and 'dataset_id' in pack.meta_keys
     assert cfg.damex_default_train_dataloader.sampler.type == 'MultiDatasetSampler'
     assert cfg.damex_default_evaluator.type == 'MultiDatasetCocoMetric'
