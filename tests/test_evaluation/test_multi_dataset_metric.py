@@ -143,7 +143,8 @@ def test_dataset_without_ground_truth_is_left_out(fixtures, tmp_path):
     assert not any(key.startswith('blank/') for key in metrics)
     assert _column(metrics, 'mean') == [0.5, 0.5, 0.5]  # (1 + 0) / 2
     with open(tmp_path / 'per_dataset_ap.md') as handle:
-        assert '| AP     | 100.0 | n/a   | 0.0 | 50.0 |' in handle.read()
+        # columns in dataset-id (sorted name) order: blank, kitti, voc
+        assert '| AP     | n/a   | 100.0 | 0.0 | 50.0 |' in handle.read()
 
 
 def test_ground_truth_from_instances(fixtures, tmp_path):
