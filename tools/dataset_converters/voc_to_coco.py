@@ -20,6 +20,7 @@ import os.path as osp
 import sys
 
 from damex_mmdet.datasets.converters import convert_voc_folder, write_coco_json
+from damex_mmdet.utils.mixture_config import parse_dataset_arg
 
 
 def parse_args(argv=None):
@@ -44,13 +45,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def dataset_name(folder):
-    return osp.basename(osp.normpath(folder)).lower().replace('/', '_')
-
-
 def main(argv=None):
     args = parse_args(argv)
-    names = args.names or [dataset_name(f) for f in args.folders]
+    names = args.names or [parse_dataset_arg(f)[0] for f in args.folders]
     if len(names) != len(args.folders):
         raise SystemExit(f'--names gives {len(names)} names for {len(args.folders)} folders.')
     written = {}
