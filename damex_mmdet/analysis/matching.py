@@ -55,7 +55,8 @@ def matched_query_mask(bbox_head, head_inputs: dict, data_samples,
     Args:
         bbox_head: the detector's DETR-family head (with ``assigner``).
         head_inputs (dict): the detector's ``forward_transformer`` output of
-            the batch (``model.last_head_inputs`` after a recorded predict).
+            the batch (``session.head_inputs`` of a recorded predict, see
+            :class:`~damex_mmdet.moe.RoutingRecorder`).
         data_samples (list[DetDataSample]): the batch, with ``gt_instances``.
         gt_frame (str): ``'original'`` when ground truth is in original image
             coordinates (mmdet test pipelines: ``LoadAnnotations`` after

@@ -3,9 +3,10 @@
 Shape shorthand: ``B`` images, ``T`` tokens per image, ``N = B * T``,
 ``Q`` matching queries per image, ``E`` experts.
 
-:func:`collect_routing` runs ``model.predict`` (through ``test_step``) with
-``model.record_routing = True``; after every batch the detector holds one
-:class:`~damex_mmdet.moe.RoutingRecord` per MoE layer call. The source dataset
+:func:`collect_routing` runs ``model.predict`` (through ``test_step``) with a
+:class:`~damex_mmdet.moe.RoutingRecorder` attached; every batch's routing
+session gives one :class:`~damex_mmdet.moe.RoutingRecord` per MoE layer call
+and the detector's head inputs (for the query-to-ground-truth matching). The source dataset
 of each image is read from ``data_sample.metainfo['dataset_name']`` for the
 *analysis only*: the model never sees it at inference.
 """
@@ -21,6 +22,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
+from damex_mmdet.moe import RoutingRecorder
 from .matching import matched_query_mask
 from .routing_stats import RoutingStats
 
@@ -165,7 +167,7 @@ class RoutingAccumulator:
 
 def _unwrap(model):
     model = model.module if is_model_wrapper(model) else model
-    if not hasattr(model, 'moe_layers') or not hasattr(model, 'record_routing'):
+    if not hasattr(model, 'moe_layers') or not hasattr(model, 'moe_summary'):
         raise TypeError(f'collect_routing needs an MoE detector (DAMEXDINO, MoEDetector, ...), '
                         f'got {type(model).__name__}.')
     if not model.moe_layers:
@@ -205,24 +207,22 @@ def collect_routing(model, dataloader, dataset_names: Optional[Sequence[str]] = 
     bar = None
     if progress and hasattr(dataloader, '__len__'):
         bar = ProgressBar(len(dataloader), file=sys.stdout)
-    was_training, was_recording = model.training, detector.record_routing
+    was_training = model.training
     model.eval()
-    detector.record_routing = True
     try:
-        with torch.no_grad():
+        with torch.no_grad(), RoutingRecorder() as recorder:
             for data in dataloader:
                 samples = model.test_step(data)
+                (session, ) = recorder.pop()
                 names = image_dataset_names(samples, dataset_names)
                 matched = None
                 if match_gt:
-                    matched = matched_query_mask(detector.bbox_head, detector.last_head_inputs,
+                    matched = matched_query_mask(detector.bbox_head, session.head_inputs,
                                                  samples, gt_frame)
-                accumulator.add(detector.last_routing_records, names, matched)
+                accumulator.add(session.records, names, matched)
                 if bar is not None:
                     bar.update()
     finally:
-        detector.record_routing = was_recording
-        detector.last_routing_records, detector.last_head_inputs = [], None
         model.train(was_training)
     if bar is not None:
         bar.file.write('\n')

@@ -21,6 +21,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from damex_mmdet.moe import RoutingRecorder
+
 __all__ = [
     'IMAGE_EXTENSIONS', 'CheckpointClassesError', 'check_checkpoint_classes',
     'check_config_matches_checkpoint', 'collect_image_paths', 'image_routing', 'infer_images',
@@ -269,9 +271,7 @@ def infer_images(config, checkpoint: str, inputs: Sequence[str], out_dir: Option
     check_config_matches_checkpoint(cfg, checkpoint, config_name)
     inferencer = DetInferencer(model=cfg, weights=checkpoint, device=device, show_progress=False)
     model = inferencer.model
-    moe = hasattr(model, 'record_routing')
-    if moe:
-        model.record_routing = True
+    moe = hasattr(model, 'moe_summary')
     expert_map = model.expert_map.to_dict() if getattr(model, 'expert_map', None) else None
     classes = tuple(model.dataset_meta.get('classes', ()))
     if out_dir:
@@ -280,8 +280,10 @@ def infer_images(config, checkpoint: str, inputs: Sequence[str], out_dir: Option
     names = dict(zip(paths, output_names(paths)))
     results = []
     for images, data in inferencer.preprocess(paths, batch_size=batch_size):
-        preds = inferencer.forward(data)
-        routes = image_routing(model.last_routing_records, expert_map) if moe else []
+        with RoutingRecorder() as recorder:
+            preds = inferencer.forward(data)
+        sessions = recorder.pop()
+        routes = image_routing(sessions[-1].records, expert_map) if moe and sessions else []
         for index, (path, pred) in enumerate(zip(images, preds)):
             result = dict(image=path, name=names[path],
                           predictions=_prediction_entries(pred, classes, score_thr))

@@ -4,7 +4,9 @@
 ``dataset_name`` in its data info and its ``bbox_label`` moved into the
 combined label space, *before* the sub-dataset's pipeline runs. The
 sub-datasets' (possibly serialized) data lists are never modified: the
-stamping happens on the copy that ``get_data_info`` returns.
+stamping happens on the copy that ``get_data_info`` returns. After the
+pipeline, ``dataset_id`` and ``dataset_name`` are also put into the packed
+sample's metainfo, so the pipelines' ``meta_keys`` need not list them.
 
 Dataset ids follow the **sorted** names, whatever the order of the mapping:
 mmengine writes configs with sorted dict keys (``work_dir/<config>.py``, the
@@ -336,6 +338,9 @@ class MultiDataset(Dataset):
     def __getitem__(self, idx: int) -> dict:
         """Run the owning sub-dataset's pipeline on the stamped data info.
 
+        The packed sample's metainfo gets ``dataset_id`` and ``dataset_name``
+        whatever the pipeline's ``meta_keys``.
+
         In training, when the pipeline returns None (e.g. every box was
         cropped away) another random sample *of the same dataset* is tried,
         up to that dataset's ``max_refetch`` times, so refetching never
@@ -351,7 +356,7 @@ class MultiDataset(Dataset):
         for _ in range(dataset.max_refetch + 1):
             data = dataset.pipeline(self._stamped_info(dataset_id, local_idx))
             if data is not None:
-                return data
+                return self._stamp_packed(data, dataset_id)
             if self.test_mode:
                 raise RuntimeError(
                     f'MultiDataset: the test pipeline of dataset '
@@ -362,6 +367,19 @@ class MultiDataset(Dataset):
             f'MultiDataset: no valid sample of dataset '
             f'{self.dataset_names[dataset_id]!r} after '
             f'{dataset.max_refetch} refetches; check its images and pipeline.')
+
+    def _stamp_packed(self, data, dataset_id: int):
+        """Put ``dataset_id`` / ``dataset_name`` into the packed sample's metainfo.
+
+        The routers (training targets) and the per-dataset metric read them
+        there, so a pipeline's ``PackDetInputs(meta_keys=...)`` need not list
+        them (listing them is harmless: the values are the same).
+        """
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if hasattr(samples, 'set_metainfo'):
+            samples.set_metainfo(dict(dataset_id=dataset_id,
+                                      dataset_name=self.dataset_names[dataset_id]))
+        return data
 
     def __repr__(self) -> str:
         sizes = (f'{self.dataset_sizes}'

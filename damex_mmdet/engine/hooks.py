@@ -3,7 +3,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
-from damex_mmdet.moe import ExpertMap
+from damex_mmdet.models.moe_detector import short_layer_name
+from damex_mmdet.moe import ExpertMap, RoutingRecorder
 
 __all__ = ['ExpertMapHook', 'RoutingStatsHook', 'CHECKPOINT_META_KEY']
 
@@ -80,7 +81,8 @@ class ExpertMapHook(Hook):
 class RoutingStatsHook(Hook):
     """Log per-layer routing statistics of training to the visualizer backends.
 
-    Every ``interval`` iterations, for each MoE layer: the share of tokens
+    Every ``interval`` iterations a :class:`~damex_mmdet.moe.RoutingRecorder`
+    is attached for that iteration; for each MoE layer it saw: the share of tokens
     sent to each expert (``<layer>/load_e<i>``), the drop fraction, the gate
     entropy and, when dataset targets exist, the router accuracy against the
     expert map. Scalars go to ``runner.visualizer`` (TensorBoard and other
@@ -96,15 +98,23 @@ class RoutingStatsHook(Hook):
         if interval < 1:
             raise ValueError(f'RoutingStatsHook interval must be >= 1, got {interval}.')
         self.interval = interval
+        self._recorder = None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.every_n_train_iters(runner, self.interval) and _moe_model(runner) is not None:
+            self._recorder = RoutingRecorder().attach()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if not self.every_n_train_iters(runner, self.interval):
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
             return
-        model = _moe_model(runner)
-        if model is None or not model.last_routing_metrics:
+        recorder.detach()
+        sessions = recorder.pop()
+        if not sessions or not sessions[-1].records:
             return
         scalars = {}
-        for layer, metrics in model.last_routing_metrics.items():
+        for record in sessions[-1].records:
+            layer, metrics = short_layer_name(record.name), record.metrics()
             load = metrics['load']
             share = load / load.sum().clamp_min(1)
             for e, value in enumerate(share.tolist()):

@@ -123,8 +123,8 @@ class MultiDatasetCocoMetric(BaseMetric):
             if 'dataset_id' not in sample:
                 raise KeyError(
                     'MultiDatasetCocoMetric: a data sample has no '
-                    "'dataset_id'; add 'dataset_id' to the meta_keys of "
-                    'PackDetInputs in the test pipeline.')
+                    "'dataset_id': evaluate a dataset of type='MultiDataset', which "
+                    'stamps dataset_id / dataset_name on every sample it serves.')
             pred = sample['pred_instances']
             result = dict(
                 dataset_id=int(sample['dataset_id']),

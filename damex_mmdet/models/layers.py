@@ -13,8 +13,12 @@ MODELS.register_module(name='MoEFFN', module=MoEFFN)
 class DAMEXDecoderLayer(DeformableDetrTransformerDecoderLayer):
     """DINO/Deformable-DETR decoder layer whose FFN is a (dataset-aware) MoE.
 
-    For decoders assembled by hand; detectors built from configs get the same
-    result with ``moe_cfg`` (see :class:`damex_mmdet.models.DAMEXDINO`).
+    Used by config through the registered decoders of
+    :mod:`damex_mmdet.models.decoders` inside an MoE detector (which opens the
+    routing session the layer records into and turns it into ``loss_damex`` /
+    ``loss_balance``); converting a stock detector with ``moe_cfg.layers`` gives
+    the same layers. In a detector that opens no routing session, a training
+    forward raises instead of silently dropping the auxiliary loss.
 
     Args:
         moe_cfg (dict): ``MoEFFN`` options (``num_experts``, ``router``,

@@ -9,7 +9,7 @@ from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-from damex_mmdet.moe import MoEFFN, RoutingContext
+from damex_mmdet.moe import MoEFFN
 from damex_mmdet.moe.tutel_backend import TutelMoEFFN
 
 __all__ = ['resolve_ffn_paths', 'convert_ffns_to_moe', 'swap_submodules', 'MOE_LAYER_KEYS']
@@ -85,7 +85,7 @@ def swap_submodules(model: nn.Module, modules: Mapping[str, nn.Module]) -> Dict[
     return previous
 
 
-def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingContext,
+def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
                         expert_init: str = 'fresh', backend: str = 'native',
                         **moe_kwargs) -> Tuple[Dict[str, MoEFFN], Dict[str, nn.Module]]:
     """Replace the chosen FFNs in place.
@@ -93,7 +93,6 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
     Args:
         model (nn.Module): the detector.
         layers: see the module docstring.
-        context (RoutingContext): shared by all converted layers.
         expert_init (str): ``'fresh'`` (each expert initialised on its own) or
             ``'upcycle'`` (every expert starts as the FFN it replaces).
         backend (str): ``'native'`` (:class:`MoEFFN`) or ``'tutel'``
@@ -116,7 +115,5 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec, context: RoutingCo
         layer = layer_type.from_dense(
             model.get_submodule(path), copy_weights=upcycle,
             init_mode='upcycle' if upcycle else 'xavier', **moe_kwargs)
-        layer.routing_context = context
-        layer.layer_name = path
         converted[path] = layer
     return converted, swap_submodules(model, converted)

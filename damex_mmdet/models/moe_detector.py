@@ -1,15 +1,27 @@
 """Mixin that makes any mmdet DETR-family detector a (dataset-aware) MoE detector.
 
 The mixin converts the configured FFNs into ``MoEFFN`` after the detector is
-built, feeds each forward pass the mapped expert of every image (from
-``data_sample.metainfo['dataset_name']`` and the expert map, training only),
-and adds the routers' auxiliary losses to the losses dict once the head has
-matched queries to ground truth. Inference never reads dataset information.
+built and runs every forward inside one routing session
+(:func:`~damex_mmdet.moe.session.routing_session`): in training the session
+carries the mapped expert of every image (from the ``dataset_name`` that
+``MultiDataset`` stamps on each sample, and the expert map), every MoE layer
+of the module tree records its plan into it, and once the head has matched
+queries to ground truth the detector turns the records into the routers'
+auxiliary losses. Inference opens a session without targets: it never reads
+dataset information. MoE layers that are already in the module tree when the
+detector is built (a decoder from the registry whose layers are
+``DAMEXDecoderLayer``, see :mod:`damex_mmdet.models.decoders`) take part in
+the same way.
+
+A registry decoder is given as ``decoder=dict(type=..., ...)``. The stock
+decoder of the same arguments is built first (so that every other module
+draws the random numbers it draws in the dense detector) and then replaced;
+its FFNs at the MoE positions initialise the MoE layers like converted ones.
 
 ``moe_cfg`` keys (defaults in brackets):
 
-- ``layers`` [``dict(decoder=[0, 2, 4])``]: FFNs to convert, see
-  :mod:`damex_mmdet.models.moe_conversion`.
+- ``layers`` [``dict(decoder=[0, 2, 4])``; ``[]`` with a registry decoder]:
+  FFNs to convert, see :mod:`damex_mmdet.models.moe_conversion`.
 - ``num_experts`` [8], ``router`` [``dict(type='DatasetAwareRouter')``],
   ``capacity_factor`` [0.0 = no dropping], ``eval_capacity_factor`` [0.0: no
   dropping at inference, so a prediction never depends on the other images of
@@ -31,13 +43,14 @@ matched queries to ground truth. Inference never reads dataset information.
 import re
 
 import torch
+from mmdet.registry import MODELS
 
-from damex_mmdet.moe import (DatasetAwareRouter, ExpertMap, FixedMapRouter, RoutingContext,
-                             stream_preserving_generator)
+from damex_mmdet.moe import (ExpertMap, FixedMapRouter, MoEFFN, current_session,
+                             routing_session, stream_preserving_generator)
 from .foreground import matching_foreground_mask, num_denoising_queries
 from .moe_conversion import MOE_LAYER_KEYS, convert_ffns_to_moe, swap_submodules
 
-__all__ = ['MoEDetectorMixin', 'TOKEN_SETS']
+__all__ = ['MoEDetectorMixin', 'TOKEN_SETS', 'short_layer_name']
 
 TOKEN_SETS = ('all', 'matching', 'foreground')
 _DEFAULTS = dict(
@@ -53,9 +66,12 @@ _DEFAULTS = dict(
     map_seed=0,
     ce_tokens='all',
     balance_tokens='foreground')
+# arguments of mmdet's DETR-family decoders (the stock decoder built before a registry one)
+_STOCK_DECODER_KEYS = ('num_layers', 'layer_cfg', 'post_norm_cfg', 'return_intermediate',
+                       'init_cfg')
 
 
-def _short_name(path: str) -> str:
+def short_layer_name(path: str) -> str:
     """'decoder.layers.2.ffn' -> 'dec2' (for compact log keys)."""
     match = re.fullmatch(r'(\w+)\.layers\.(\d+)\.ffn', path)
     return f'{match.group(1)[:3]}{match.group(2)}' if match else path
@@ -70,8 +86,12 @@ class MoEDetectorMixin:
     """
 
     def __init__(self, *args, moe_cfg: dict = None, **kwargs):
+        decoder = kwargs.get('decoder')
+        self._registry_decoder = isinstance(decoder, dict) and 'type' in decoder
         super().__init__(*args, **kwargs)
         cfg = dict(_DEFAULTS)
+        if self._registry_decoder:
+            cfg['layers'] = []
         unknown = sorted(set(moe_cfg or {}) - set(cfg))
         if unknown:
             raise ValueError(f'moe_cfg has unknown key(s) {unknown}; valid keys: {sorted(cfg)}.')
@@ -80,33 +100,66 @@ class MoEDetectorMixin:
             if cfg[key] not in TOKEN_SETS:
                 raise ValueError(f'moe_cfg.{key}={cfg[key]!r}; use one of {TOKEN_SETS}.')
         self.moe_cfg = cfg
-        self.routing_context = RoutingContext()
         # building the MoE layers draws random numbers (router and expert
         # init): fork the global generator so the rest of the run draws what
         # the dense detector draws at the same seed (matched starts)
         with torch.random.fork_rng(devices=[]):
-            self.moe_layers, self._dense_ffns = convert_ffns_to_moe(
-                self, cfg['layers'], self.routing_context, expert_init=cfg['expert_init'],
-                backend=cfg['backend'], **{k: cfg[k] for k in MOE_LAYER_KEYS})
+            _, dense_ffns = convert_ffns_to_moe(
+                self, cfg['layers'], expert_init=cfg['expert_init'], backend=cfg['backend'],
+                **{k: cfg[k] for k in MOE_LAYER_KEYS})
+        self._dense_ffns = {**getattr(self, '_dense_ffns', {}), **dense_ffns}
+        counts = sorted({layer.num_experts for layer in self.moe_layers.values()})
+        if len(counts) > 1:
+            raise ValueError(f'the MoE layers of {type(self).__name__} have {counts} experts; '
+                             'one expert map needs the same number of experts in every layer.')
+        self.num_experts = counts[0] if counts else cfg['num_experts']
         self.expert_map = None
         if cfg['expert_map'] is not None:
-            self.expert_map = ExpertMap(cfg['expert_map'], cfg['num_experts'], cfg['map_seed'])
+            self.expert_map = ExpertMap(cfg['expert_map'], self.num_experts, cfg['map_seed'])
+        routers = [layer.router for layer in self.moe_layers.values()]
         self.needs_targets = any(
-            isinstance(m.router, FixedMapRouter) or (
-                isinstance(m.router, DatasetAwareRouter) and m.router.ce_weight > 0)
-            for m in self.moe_layers.values())
+            isinstance(r, FixedMapRouter) or getattr(r, 'ce_weight', 0) > 0 for r in routers)
         if self.needs_targets and self.expert_map is None:
+            kind = next(type(r).__name__ for r in routers
+                        if isinstance(r, FixedMapRouter) or getattr(r, 'ce_weight', 0) > 0)
             raise ValueError(
-                f"moe_cfg.router type {cfg['router'].get('type')!r} learns a dataset->expert "
+                f'router type {kind!r} learns a dataset->expert '
                 'map but moe_cfg.expert_map is not set; give e.g. '
                 'expert_map=dict(coco=[0], kitti=[1]) (tools/plan_experts.py writes one).')
-        # analysis tools set record_routing=True to keep, after each predict,
-        # the routing records and the head inputs (for test-time matching)
-        self.record_routing = False
-        self.last_routing_records = []
-        self.last_head_inputs = None
-        self.last_routing_metrics = {}
-        self._head_inputs = None
+
+    @property
+    def moe_layers(self) -> dict:
+        """Name -> MoE layer of every MoE layer in the module tree, in module order."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, MoEFFN)}
+
+    def _init_layers(self) -> None:
+        """The detector's layers; a registry decoder replaces the stock one (module docstring)."""
+        if not self._registry_decoder:
+            super()._init_layers()
+            return
+        decoder_cfg = dict(self.decoder)
+        self.decoder = {k: v for k, v in decoder_cfg.items() if k in _STOCK_DECODER_KEYS}
+        super()._init_layers()
+        stock = self.decoder
+        with torch.random.fork_rng(devices=[]):
+            self.decoder = MODELS.build(decoder_cfg)
+        self._dense_ffns = {}
+        moe_names = [name for name, m in self.decoder.named_modules() if isinstance(m, MoEFFN)]
+        for name in moe_names:
+            try:
+                twin = stock.get_submodule(name)
+            except AttributeError:
+                continue
+            if sum(isinstance(m, torch.nn.Linear) for m in twin.modules()) == 2:
+                self._dense_ffns[f'decoder.{name}'] = twin
+        # everything but the MoE layers starts as the stock decoder (as in the dense detector)
+        stock_state = stock.state_dict()
+        with torch.no_grad():
+            for key, value in self.decoder.state_dict().items():
+                theirs = stock_state.get(key)
+                if (theirs is not None and theirs.shape == value.shape
+                        and not any(key.startswith(name + '.') for name in moe_names)):
+                    value.copy_(theirs)
 
     # ----------------------------------------------------------- weights
     def init_weights(self) -> None:
@@ -129,7 +182,7 @@ class MoEDetectorMixin:
         devices = sorted({p.device.index or 0 for p in self.parameters() if p.is_cuda})
         with torch.random.fork_rng(devices=devices):
             for path, layer in self.moe_layers.items():
-                layer.init_weights(self._dense_ffns[path])
+                layer.init_weights(self._dense_ffns.get(path))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
@@ -165,17 +218,20 @@ class MoEDetectorMixin:
             if required:
                 raise ValueError(
                     f'{type(self).__name__} trains a dataset-aware router but a training '
-                    "sample has no 'dataset_name' in its metainfo: use the MultiDataset "
-                    "wrapper and add 'dataset_id' and 'dataset_name' to meta_keys of "
-                    'PackDetInputs in the train pipeline.')
+                    "sample has no 'dataset_name' in its metainfo: train on a MultiDataset "
+                    '(type=\'MultiDataset\', datasets=dict(name=...)), which stamps it on '
+                    'every sample.')
             return None
         if self.expert_map is None:
             return None
         return self.expert_map.sample_targets(names, device=device)
 
     def forward_transformer(self, img_feats, batch_data_samples=None):
+        """Stock transformer; its head inputs go to the open routing session."""
         head_inputs = super().forward_transformer(img_feats, batch_data_samples)
-        self._head_inputs = head_inputs
+        session = current_session()
+        if session is not None:
+            session.head_inputs = head_inputs
         return head_inputs
 
     def loss(self, batch_inputs, batch_data_samples):
@@ -184,26 +240,20 @@ class MoEDetectorMixin:
             batch_data_samples, required=self.needs_targets, device=batch_inputs.device)
         # gate noise from a generator of its own: the global stream (denoising
         # queries, dropout) stays the dense detector's
-        self.routing_context.begin(targets, stream_preserving_generator(batch_inputs.device))
-        try:
+        with routing_session(self, targets,
+                             stream_preserving_generator(batch_inputs.device)) as session:
             losses = super().loss(batch_inputs, batch_data_samples)
-            losses.update(self.moe_losses(self.routing_context.records, self._head_inputs,
-                                          batch_data_samples))
-        finally:
-            self.routing_context.end()
-            self._head_inputs = None
+            losses.update(self.moe_losses(session, batch_data_samples))
         return losses
 
     def predict(self, batch_inputs, batch_data_samples, rescale: bool = True):
-        """Stock prediction; dataset information is never read."""
-        self.routing_context.begin(None)
-        try:
+        """Stock prediction; dataset information is never read.
+
+        Runs in a routing session without targets: attach a
+        :class:`~damex_mmdet.moe.session.RoutingRecorder` to look at the routing.
+        """
+        with routing_session(self):
             return super().predict(batch_inputs, batch_data_samples, rescale=rescale)
-        finally:
-            records = self.routing_context.end()
-            self.last_routing_records = records if self.record_routing else []
-            self.last_head_inputs = self._head_inputs if self.record_routing else None
-            self._head_inputs = None
 
     # ----------------------------------------------------------- losses
     def _token_masks(self, records, head_inputs, batch_data_samples):
@@ -234,29 +284,34 @@ class MoEDetectorMixin:
             masks.append(per_set)
         return masks
 
-    def moe_losses(self, records, head_inputs, batch_data_samples) -> dict:
+    def moe_losses(self, session, batch_data_samples) -> dict:
         """Average the routers' weighted losses over MoE layers; add routing logs.
+
+        Args:
+            session (RoutingSession): the session of the forward pass (its
+                records and head inputs).
+            batch_data_samples (list[DetDataSample]): the batch's samples.
 
         Returns:
             dict: ``loss_damex`` / ``loss_balance`` (summed by mmengine) and
             detached per-layer values ``<layer>.damex``, ``<layer>.balance``,
             ``<layer>.router_acc``, ``<layer>.drop`` (logged only).
         """
+        records = session.records
         if not records:
             return {}
-        masks = self._token_masks(records, head_inputs, batch_data_samples)
-        totals, logs, self.last_routing_metrics = {}, {}, {}
+        masks = self._token_masks(records, session.head_inputs, batch_data_samples)
+        totals, logs = {}, {}
         for record, mask in zip(records, masks):
             layer_losses = record.layer.router.losses(
                 record.plan,
                 ce_mask=mask.get(self.moe_cfg['ce_tokens']),
                 balance_mask=mask.get(self.moe_cfg['balance_tokens']))
-            short = _short_name(record.name)
+            short = short_layer_name(record.name)
             for key, value in layer_losses.items():
                 totals[key] = totals.get(key, 0.0) + value
                 logs[f'{short}.{key[len("loss_"):]}'] = value.detach()
             metrics = record.metrics()
-            self.last_routing_metrics[short] = metrics
             logs[f'{short}.drop'] = metrics['drop_fraction']
             if 'router_accuracy' in metrics:
                 logs[f'{short}.router_acc'] = metrics['router_accuracy']
@@ -268,6 +323,6 @@ class MoEDetectorMixin:
         """What checkpoints store about the MoE: layers, experts and the map."""
         return dict(
             layers=list(self.moe_layers),
-            num_experts=self.moe_cfg['num_experts'],
+            num_experts=self.num_experts,
             router=dict(self.moe_cfg['router']),
             expert_map=self.expert_map.to_dict() if self.expert_map else None)

@@ -4,7 +4,6 @@ Shape shorthand used throughout: ``B`` images, ``T`` tokens per image,
 ``N`` tokens, ``D`` model dim, ``H`` expert hidden dim, ``E`` experts,
 ``K`` experts chosen per token, ``C`` expert capacity.
 """
-from .context import RoutingContext, RoutingRecord
 from .dispatch import DispatchPlan, combine, expert_capacity, gather, make_dispatch
 from .expert_map import ExpertMap
 from .experts import BatchedExperts, build_activation
@@ -14,9 +13,12 @@ from .losses import (cv_squared, damex_ce_loss, importance_load_loss, importance
 from .noise import stream_preserving_generator
 from .plan import RoutingPlan, routing_metrics
 from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, build_router
+from .session import (RoutingRecord, RoutingRecorder, RoutingSession, current_session,
+                      routing_session)
 
 __all__ = [
-    'RoutingContext', 'RoutingRecord', 'DispatchPlan', 'combine', 'expert_capacity',
+    'RoutingRecord', 'RoutingRecorder', 'RoutingSession', 'current_session',
+    'routing_session', 'DispatchPlan', 'combine', 'expert_capacity',
     'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath',
     'MoEFFN', 'dense_ffn_tensors', 'stream_preserving_generator',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',

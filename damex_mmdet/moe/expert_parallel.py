@@ -24,16 +24,16 @@ not be averaged again by data parallelism: see :func:`expert_parameter_names`.
 Everything here is plain ``torch.distributed`` (gloo on CPU, NCCL on GPU).
 """
 import math
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from .context import RoutingRecord
 from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts, init_expert_tensors
 from .layer import MoEFFN, dense_ffn_tensors
+from .plan import RoutingPlan
 
 __all__ = [
     'all_to_all_rows', 'shard_experts', 'gather_experts', 'expert_parameter_names',
@@ -189,7 +189,7 @@ class ExpertParallelMoEFFN(MoEFFN):
         torch.nn.Module.__init__(parallel)
         for key in ('embed_dims', 'feedforward_channels', 'num_experts', 'capacity_factor',
                     'eval_capacity_factor', 'batch_prioritized', 'batch_first', 'add_identity',
-                    'init_mode', 'layer_name', 'routing_context'):
+                    'init_mode'):
             setattr(parallel, key, getattr(layer, key))
         parallel.router = layer.router
         parallel.dropout_layer = layer.dropout_layer
@@ -226,18 +226,17 @@ class ExpertParallelMoEFFN(MoEFFN):
         """All experts as ``(E, ...)`` tensors on every rank (collective)."""
         return gather_experts(self.experts, self.group)
 
-    def moe(self, x: Tensor) -> Tensor:
-        """The mixture without residual: (B, T, D) -> (B, T, D)."""
-        batch, tokens, dims = x.shape
-        rank, world_size = _rank_and_size(self.group)
+    def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:
+        """:meth:`MoEFFN.mix` with the experts on their ranks: (N, D) -> (N, D), (N, K).
+
+        Collective: every rank of the group calls it once per layer call.
+        """
+        _, world_size = _rank_and_size(self.group)
         local = self.experts.num_experts
-        flat = x.reshape(batch * tokens, dims)
-        plan = self.router(flat, self.routing_context.token_targets(batch, tokens),
-                           self.routing_context.generator)
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
                                  self.active_capacity_factor, self.batch_prioritized)
         # 1. counts: row s of `recv` = rows rank s sends to each of my L experts
-        send_counts = torch.tensor(dispatch.counts, dtype=torch.long, device=x.device)
+        send_counts = torch.tensor(dispatch.counts, dtype=torch.long, device=flat.device)
         recv = torch.empty_like(send_counts)
         dist.all_to_all_single(recv, send_counts, group=self.group)
         recv = recv.view(world_size, local)
@@ -246,16 +245,13 @@ class ExpertParallelMoEFFN(MoEFFN):
         # 2. tokens to their experts' ranks; received rows are (source, expert)-major
         received = all_to_all_rows(gather(flat, dispatch), send_sizes, recv_sizes,
                                    self.group)
-        row_expert = torch.arange(local, device=x.device).repeat(world_size)
+        row_expert = torch.arange(local, device=flat.device).repeat(world_size)
         order = row_expert.repeat_interleave(recv.flatten()).sort(stable=True).indices
         out = self.experts(received.index_select(0, order), recv.sum(0).tolist())
         out = out.index_select(0, torch.argsort(order))  # back to (source, expert) order
         # 3. outputs back to the ranks that own the tokens, then the usual combine
         expert_out = all_to_all_rows(out, recv_sizes, send_sizes, self.group)
-        mixed = combine(expert_out, dispatch, flat.shape[0])
-        self.routing_context.add(
-            RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
-        return mixed.view(batch, tokens, dims)
+        return combine(expert_out, dispatch, flat.shape[0]), dispatch.kept
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

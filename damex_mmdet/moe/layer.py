@@ -7,16 +7,25 @@ Same constructor arguments as ``mmcv.cnn.bricks.transformer.FFN`` where they
 make sense and the same residual semantics: ``identity + drop(moe(x))`` with
 ``add_identity=True``. Tokens dropped by the capacity policy get a zero MoE
 output, i.e. they pass through the residual only.
+
+One forward is route -> mix -> record (:meth:`MoEFFN.moe`): the router
+makes a :class:`~damex_mmdet.moe.plan.RoutingPlan` from the tokens and the
+targets of the open routing session, :meth:`MoEFFN.mix` sends the tokens to
+their experts and combines the outputs, and the plan with its kept mask is
+recorded into the session. The expert-parallel and tutel backends override
+:meth:`MoEFFN.mix` only.
 """
 import warnings
+from typing import Tuple
 
 import torch.nn as nn
 from torch import Tensor
 
-from .context import RoutingContext, RoutingRecord
 from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts
+from .plan import RoutingPlan
 from .routers import build_router
+from .session import current_session
 
 __all__ = ['MoEFFN', 'DropPath', 'dense_ffn_tensors']
 
@@ -93,9 +102,11 @@ class MoEFFN(nn.Module):
         layer_scale_init_value (float): must be 0 (mmcv's layer scale is not supported).
         init_cfg: accepted for config compatibility with mmcv's FFN; unused.
 
-    Attributes:
-        routing_context (RoutingContext): shared with the owning detector; a
-            private one is created when the layer is used on its own.
+    The layer reads targets and gate-noise generator from the routing session
+    open around the forward (:func:`~damex_mmdet.moe.session.routing_session`,
+    opened by the MoE detectors) and records its plan into it. A training
+    forward outside a session is refused when the router has an auxiliary
+    loss or follows targets, since the loss would silently be lost.
     """
 
     def __init__(self,
@@ -134,8 +145,6 @@ class MoEFFN(nn.Module):
         self.experts = BatchedExperts(num_experts, embed_dims, feedforward_channels, act_cfg,
                                       ffn_drop)
         self.dropout_layer = _build_dropout(dropout_layer)
-        self.routing_context = RoutingContext()
-        self.layer_name = ''
         self.experts.reset_parameters(init_mode)
 
     @property
@@ -188,18 +197,48 @@ class MoEFFN(nn.Module):
             self.experts.reset_parameters(self.init_mode)
 
     def moe(self, x: Tensor) -> Tensor:
-        """The mixture without residual: (B, T, D) -> (B, T, D)."""
+        """The mixture without residual: route -> mix -> record, (B, T, D) -> (B, T, D).
+
+        Raises:
+            RuntimeError: a training forward outside a routing session with a
+                router that has an auxiliary loss or follows targets.
+        """
         batch, tokens, dims = x.shape
         flat = x.reshape(batch * tokens, dims)
-        context = self.routing_context
-        plan = self.router(flat, context.token_targets(batch, tokens), context.generator)
+        session = current_session()
+        if session is None:
+            if self.training and self.router.needs_session:
+                raise RuntimeError(
+                    f'{type(self).__name__} with {type(self.router).__name__} ran a training '
+                    'forward outside a routing session, so its auxiliary loss / dataset '
+                    'targets would be lost: use it inside an MoE detector (DAMEXDINO, '
+                    "MoEDeformableDETR, MoEDETR or type='MoEDetector'), or wrap the forward in "
+                    '`with routing_session(model, image_targets) as session:` and turn '
+                    'session.records into losses.')
+            targets = generator = None
+        else:
+            targets, generator = session.token_targets(batch, tokens), session.generator
+        plan = self.router(flat, targets, generator)
+        out, kept = self.mix(flat, plan)
+        if session is not None:
+            session.record(self, plan, kept, (batch, tokens))
+        return out.view(batch, tokens, dims)
+
+    def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:
+        """Send tokens to their experts and combine the outputs (the backend step).
+
+        Args:
+            flat (Tensor): (N, D) tokens.
+            plan (RoutingPlan): the router's plan for them.
+
+        Returns:
+            tuple[Tensor, Tensor]: (N, D) mixture (zero for dropped tokens) and
+            (N, K) bool, the assignments kept within capacity.
+        """
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
                                  self.active_capacity_factor, self.batch_prioritized)
         expert_out = self.experts(gather(flat, dispatch), dispatch.counts)
-        out = combine(expert_out, dispatch, flat.shape[0])
-        if context.active:
-            context.add(RoutingRecord(self, self.layer_name, plan, dispatch.kept, (batch, tokens)))
-        return out.view(batch, tokens, dims)
+        return combine(expert_out, dispatch, flat.shape[0]), dispatch.kept
 
     def forward(self, x: Tensor, identity: Tensor = None) -> Tensor:
         """Same contract as mmcv's ``FFN.forward``.

@@ -85,6 +85,15 @@ class TopKRouter(nn.Module):
         self.sync_stats = sync_stats
         self.gate = nn.Linear(embed_dims, num_experts, bias=False)
 
+    @property
+    def needs_session(self) -> bool:
+        """Whether a training forward must run inside a routing session.
+
+        True when the router has an auxiliary loss (computed from the
+        session's records) or follows per-token targets (read from it).
+        """
+        return self.balance_weight > 0
+
     def gate_logits(self, x: Tensor) -> Tensor:
         """(N, D) -> (N, E) logits, computed in fp32 even under autocast."""
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -182,6 +191,10 @@ class DatasetAwareRouter(TopKRouter):
             raise ValueError(f'ce_weight must be >= 0, got {ce_weight}.')
         self.ce_weight = float(ce_weight)
 
+    @property
+    def needs_session(self) -> bool:
+        return self.balance_weight > 0 or self.ce_weight > 0
+
     def losses(self, plan, ce_mask=None, balance_mask=None):
         losses = super().losses(plan, ce_mask, balance_mask)
         if self.ce_weight > 0:
@@ -189,8 +202,8 @@ class DatasetAwareRouter(TopKRouter):
                 raise RuntimeError(
                     f'{type(self).__name__} needs the mapped expert of every token '
                     'to compute loss_damex, but the forward pass had no dataset '
-                    "information; training data must carry 'dataset_name' in its "
-                    'metainfo (PackDetInputs meta_keys).')
+                    'information: open the routing session with image targets (the MoE '
+                    "detectors do, from the 'dataset_name' MultiDataset stamps on every sample).")
             losses['loss_damex'] = self.ce_weight * damex_ce_loss(
                 plan.logits, plan.target, ce_mask)
         return losses
@@ -223,6 +236,10 @@ class FixedMapRouter(DatasetAwareRouter):
             raise ValueError(f"combine must be 'one' or 'gate', got {combine!r}.")
         super().__init__(embed_dims, num_experts, gate_noise=gate_noise, **kwargs)
         self.combine = combine
+
+    @property
+    def needs_session(self) -> bool:
+        return True  # training dispatch follows the targets
 
     def _choose(self, logits, noisy, target):
         index = noisy.argmax(-1)

@@ -6,6 +6,7 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 from damex_mmdet.analysis import gt_boxes_in_input_frame, matched_query_mask
+from damex_mmdet.moe import RoutingRecorder
 
 
 def sample_with_box(**meta):
@@ -34,14 +35,14 @@ def test_rescaled_test_gt_matches_like_gt_transformed_with_the_image(tiny_damex,
     """Test pipeline (gt in original frame, images x2) == training-order pipeline (gt x2)."""
     test_loader = Runner.build_dataloader(make_loader_cfg('test'))
     input_loader = Runner.build_dataloader(make_loader_cfg('input_frame'))
-    tiny_damex.record_routing = True
     unscaled_differs = False
-    try:
+    with RoutingRecorder() as recorder:
         for test_batch, input_batch in zip(test_loader, input_loader):
             assert torch.equal(test_batch['inputs'][0], input_batch['inputs'][0])
             with torch.no_grad():
                 samples = tiny_damex.test_step(test_batch)
-            head_inputs = tiny_damex.last_head_inputs
+            (session, ) = recorder.pop()
+            head_inputs = session.head_inputs
             original = samples[0].gt_instances.bboxes
             scaled = input_batch['data_samples'][0].gt_instances.bboxes.tensor
             assert torch.allclose(2 * original, scaled)  # the frames really differ
@@ -54,8 +55,6 @@ def test_rescaled_test_gt_matches_like_gt_transformed_with_the_image(tiny_damex,
             # skipping the rescale would match other queries
             unscaled = matched_query_mask(tiny_damex.bbox_head, head_inputs, samples, 'input')
             unscaled_differs |= not torch.equal(mask, unscaled)
-    finally:
-        tiny_damex.record_routing = False
     assert unscaled_differs
 
 

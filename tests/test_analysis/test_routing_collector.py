@@ -7,7 +7,8 @@ import torch
 from mmdet.structures import DetDataSample
 
 from damex_mmdet.analysis import RoutingAccumulator, collect_routing, image_dataset_names
-from damex_mmdet.moe import MoEFFN, RoutingPlan, RoutingRecord
+from damex_mmdet.moe import (MoEFFN, RoutingPlan, RoutingRecord, current_session,
+                             routing_session)
 
 
 def record(name, probs, batch_shape):
@@ -57,7 +58,10 @@ def test_forced_dataset_router_gives_full_accuracy_and_diagonal_heatmap():
     expert_map = dict(a=[2], b=[0], c=[1])
     layer = MoEFFN(embed_dims=4, feedforward_channels=8, num_experts=3,
                    router=dict(type='DatasetAwareRouter', gate_noise=0.0))
-    layer.layer_name = 'decoder.layers.0.ffn'
+    model = torch.nn.Module()
+    model.decoder = torch.nn.Module()
+    model.decoder.layers = torch.nn.ModuleList([torch.nn.Module()])
+    model.decoder.layers[0].ffn = layer
     with torch.no_grad():
         layer.router.gate.weight.copy_(10 * torch.eye(3, 4))
     names = ['a', 'b', 'c', 'a']
@@ -66,9 +70,9 @@ def test_forced_dataset_router_gives_full_accuracy_and_diagonal_heatmap():
     for image, name in enumerate(names):
         tokens[image, :, expert_map[name][0]] += 1.0
     layer.eval()
-    layer.routing_context.begin(None)
-    layer(tokens)
-    records = layer.routing_context.end()
+    with routing_session(model) as session:
+        layer(tokens)
+    records = session.records
     acc = RoutingAccumulator(3, ['a', 'b', 'c'], expert_map)
     acc.add(records, names, torch.ones(4, 5, dtype=torch.bool))
     stats = acc.result()
@@ -123,7 +127,7 @@ def test_collect_routing_end_to_end(tiny_damex, loader, gt_counts, capfd):
             share = stats.top1_count_all[layer_idx, d, expert] / stats.token_count[layer_idx, d]
             assert accuracy[layer][stats.dataset_names[d]] == pytest.approx(share)
     assert '3/3' in capfd.readouterr().out  # progress bar over 3 batches
-    assert tiny_damex.record_routing is False and not tiny_damex.training
+    assert not tiny_damex.training and current_session() is None
 
 
 def test_collect_routing_rejects_dense_models_and_nameless_samples(tiny_damex):
@@ -134,7 +138,7 @@ def test_collect_routing_rejects_dense_models_and_nameless_samples(tiny_damex):
     batch = dict(inputs=[torch.zeros(3, 64, 64, dtype=torch.uint8)], data_samples=[sample])
     with pytest.raises(ValueError, match="no 'dataset_name'"):
         collect_routing(tiny_damex, [batch], progress=False, match_gt=False)
-    assert tiny_damex.record_routing is False
+    assert current_session() is None
 
 
 def test_records_of_another_batch_size_are_rejected_before_counting():

@@ -129,6 +129,20 @@ def test_pipeline_packs_dataset_id(fixtures, serialize):
     assert dataset[len(dataset) - 1]['data_samples'].dataset_id == 1
 
 
+def test_packed_samples_carry_dataset_ids_whatever_the_meta_keys(fixtures):
+    """Pipelines that do not list dataset_id / dataset_name still route and evaluate."""
+    kitti, voc = fixtures
+    bare = [dict(PIPELINE[-1], meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                          'scale_factor')) if step['type'] == 'PackDetInputs'
+            else step for step in PIPELINE]
+    dataset = MultiDataset(dict(voc=voc.dataset_cfg(bare), kitti=kitti.dataset_cfg(bare)))
+    seen = {}
+    for idx in range(len(dataset)):
+        meta = dataset[idx]['data_samples'].metainfo
+        seen[meta['dataset_name']] = meta['dataset_id']
+    assert seen == dict(kitti=0, voc=1)  # ids follow the sorted names
+
+
 def test_unified_label_space_merges_equal_names(fixtures):
     dataset = _build(fixtures, label_space='unified')
     meta = dataset.metainfo

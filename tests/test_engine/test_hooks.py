@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from damex_mmdet.engine import CHECKPOINT_META_KEY, ExpertMapHook, RoutingStatsHook
-from damex_mmdet.moe import ExpertMap
+from damex_mmdet.moe import ExpertMap, RoutingPlan, routing_session
 
 
 class RecordingLogger:
@@ -29,12 +29,28 @@ class RecordingVisualizer:
         self.calls.append((dict(scalars), step))
 
 
-class FakeMoEModel:
-    """What the hooks read from an MoE detector."""
+class FakeMoEModel(torch.nn.Module):
+    """What the hooks read from an MoE detector; its training step records ``routes``.
 
-    def __init__(self, expert_map=None, metrics=None):
+    Args:
+        expert_map (ExpertMap, optional): the map.
+        routes (dict, optional): decoder layer index -> (plan, kept) that the
+            layer ``decoder.layers.<i>.ffn`` records in each training step.
+    """
+
+    def __init__(self, expert_map=None, routes=None):
+        super().__init__()
         self.expert_map = expert_map
-        self.last_routing_metrics = metrics or {}
+        self.routes = routes or {}
+        self.decoder = torch.nn.Module()
+        self.decoder.layers = torch.nn.ModuleList(torch.nn.Module() for _ in range(3))
+        for layer in self.decoder.layers:
+            layer.ffn = torch.nn.Identity()
+
+    def train_step(self):
+        with routing_session(self) as session:
+            for index, (plan, kept) in self.routes.items():
+                session.record(self.decoder.layers[index].ffn, plan, kept, (1, kept.shape[0]))
 
     def moe_summary(self):
         return dict(layers=['decoder.layers.0.ffn'], num_experts=4,
@@ -49,30 +65,41 @@ def fake_runner(model, iteration=0, dataset_names=None):
         train_dataloader=SimpleNamespace(dataset=SimpleNamespace(metainfo=metainfo)))
 
 
-def metrics(with_accuracy=True):
-    out = dict(load=torch.tensor([3.0, 1.0, 0.0, 0.0]), drop_fraction=torch.tensor(0.25),
-               gate_entropy=torch.tensor(0.5))
-    if with_accuracy:
-        out['router_accuracy'] = torch.tensor(0.75)
-    return out
+def route(with_accuracy=True, tokens=4):
+    """4 tokens: experts 0, 0, 0, 1 (the last one dropped); targets all 0 (top-1 right 3/4)."""
+    index = torch.tensor([[0], [0], [0], [1]])[:tokens]
+    logits = torch.nn.functional.one_hot(index[:, 0], 4).float() * 2.0
+    target = torch.zeros(tokens, dtype=torch.long) if with_accuracy else None
+    kept = torch.tensor([[True], [True], [True], [False]])[:tokens]
+    return RoutingPlan(index, torch.ones(tokens, 1), logits, logits, target), kept
+
+
+def train_iteration(hook, runner):
+    hook.before_train_iter(runner, batch_idx=runner.iter)
+    model = runner.model
+    if hasattr(model, 'train_step'):
+        model.train_step()
+    hook.after_train_iter(runner, batch_idx=runner.iter)
 
 
 # ----------------------------------------------------------------- RoutingStatsHook
 def test_routing_stats_logged_every_interval_as_shares():
-    model = FakeMoEModel(metrics=dict(dec0=metrics(), dec2=metrics(with_accuracy=False)))
+    model = FakeMoEModel(routes={0: route(), 2: route(with_accuracy=False)})
     hook = RoutingStatsHook(interval=2)
     runner = fake_runner(model, iteration=0)
-    hook.after_train_iter(runner, batch_idx=0)  # iteration 1: not a multiple of 2
+    train_iteration(hook, runner)  # iteration 1: not a multiple of 2
     assert runner.visualizer.calls == []
     runner.iter = 1
-    hook.after_train_iter(runner, batch_idx=1)
+    train_iteration(hook, runner)
     (scalars, step), = runner.visualizer.calls
     assert step == 2
     assert scalars['routing/dec0/load_e0'] == pytest.approx(0.75)  # 3 of 4 tokens
     assert scalars['routing/dec0/load_e1'] == pytest.approx(0.25)
     assert scalars['routing/dec0/load_e3'] == 0.0
     assert scalars['routing/dec0/drop'] == pytest.approx(0.25)
-    assert scalars['routing/dec0/gate_entropy'] == pytest.approx(0.5)
+    probs = route()[0].logits.softmax(-1)
+    entropy = float(-(probs * probs.log()).sum(-1).mean())
+    assert scalars['routing/dec0/gate_entropy'] == pytest.approx(entropy)
     assert scalars['routing/dec0/router_acc'] == pytest.approx(0.75)
     assert 'routing/dec2/router_acc' not in scalars and 'routing/dec2/drop' in scalars
     assert len(scalars) == 2 * 7 - 1
@@ -81,13 +108,13 @@ def test_routing_stats_logged_every_interval_as_shares():
 def test_routing_stats_skip_dense_models_and_empty_metrics():
     hook = RoutingStatsHook(interval=1)
     dense = fake_runner(torch.nn.Linear(2, 2))
-    hook.after_train_iter(dense, batch_idx=0)
+    train_iteration(hook, dense)
     empty = fake_runner(FakeMoEModel())
-    hook.after_train_iter(empty, batch_idx=0)
+    train_iteration(hook, empty)
     assert dense.visualizer.calls == [] and empty.visualizer.calls == []
     # no token at all: shares are 0, not NaN
-    runner = fake_runner(FakeMoEModel(metrics=dict(dec0=dict(metrics(), load=torch.zeros(4)))))
-    hook.after_train_iter(runner, batch_idx=0)
+    runner = fake_runner(FakeMoEModel(routes={0: route(tokens=0)}))
+    train_iteration(hook, runner)
     assert runner.visualizer.calls[0][0]['routing/dec0/load_e0'] == 0.0
 
 

@@ -181,7 +181,7 @@ def test_bad_configuration_and_inputs(fixtures):
     metric.dataset_meta = dataset.metainfo
     sample = _samples(dataset)[0]
     del sample['dataset_id']
-    with pytest.raises(KeyError, match="add 'dataset_id' to the meta_keys"):
+    with pytest.raises(KeyError, match="no 'dataset_id'.*type='MultiDataset'"):
         metric.process({}, [sample])
 
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from mmdet.registry import MODELS
 
@@ -15,8 +16,12 @@ def test_damex_decoder_layer_builds_from_registry_with_moe_ffn():
     assert isinstance(layer.ffn, MoEFFN)
     assert layer.ffn.num_experts == 3 and layer.ffn.feedforward_channels == 64
     query = torch.randn(2, 5, 256)
-    out = layer.ffn(query)
+    out = layer.ffn.eval()(query)
     assert out.shape == query.shape and not torch.equal(out, query)
+    # in training its balancing loss needs a routing session (an MoE detector opens
+    # one); without it the loss would be lost silently, so it is refused
+    with pytest.raises(RuntimeError, match='outside a routing session'):
+        layer.ffn.train()(query)
 
 
 def test_moe_ffn_is_registered_like_mmcv_ffn():

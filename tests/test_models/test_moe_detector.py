@@ -9,7 +9,7 @@ from mmdet.utils import register_all_modules
 from mmengine.structures import InstanceData
 
 from damex_mmdet.models import MoEDetectorMixin, matching_foreground_mask
-from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe import MoEFFN, routing_session
 from damex_mmdet.moe.tutel_backend import tutel_available
 from damex_mmdet.testing.tiny_models import (tiny_deformable_detr_cfg, tiny_detr_cfg,
                                              tiny_detr_family_cfg, tiny_dino_cfg)
@@ -105,7 +105,9 @@ def test_foreground_mask_counts_matched_queries_only():
     model.train()
     inputs, samples = make_batch(model)
     img_feats = model.extract_feat(inputs)
-    head_inputs = model.forward_transformer(img_feats, samples)
+    targets = model.image_targets(samples, required=True)
+    with routing_session(model, targets):  # what model.loss opens around its forward
+        head_inputs = model.forward_transformer(img_feats, samples)
     mask = matching_foreground_mask(model.bbox_head, head_inputs, samples)
     assert mask.shape == (4, model.num_queries)  # denoising queries excluded
     assert mask.sum(1).tolist() == [len(s.gt_instances) for s in samples]
@@ -157,11 +159,11 @@ def test_predictions_identical_with_and_without_dataset_ids():
         assert torch.equal(x.pred_instances.scores, y.pred_instances.scores)
 
 
-def test_training_without_dataset_name_fails_early_naming_meta_keys():
+def test_training_without_dataset_name_fails_early_naming_multidataset():
     model = build()
     model.train()
     inputs, samples = make_batch(model, with_names=False)
-    with pytest.raises(ValueError, match="'dataset_name'.*meta_keys"):
+    with pytest.raises(ValueError, match="'dataset_name'.*MultiDataset"):
         model.loss(inputs, samples)
 
 

@@ -1,7 +1,8 @@
 """Gate-noise generators that leave torch's global stream untouched."""
 import torch
 
-from damex_mmdet.moe import RoutingContext, TopKRouter, stream_preserving_generator
+from damex_mmdet.moe import (TopKRouter, current_session, routing_session,
+                             stream_preserving_generator)
 
 
 def test_building_and_drawing_does_not_advance_the_global_stream():
@@ -40,9 +41,7 @@ def test_router_noise_comes_from_the_given_generator():
     assert abs(float(noise.std()) - 1.0) < 0.02
 
 
-def test_context_forgets_the_generator_at_the_end_of_a_pass():
-    context = RoutingContext()
-    context.begin(None, torch.Generator())
-    assert context.generator is not None
-    context.end()
-    assert context.generator is None
+def test_session_forgets_the_generator_at_the_end_of_a_pass():
+    with routing_session(torch.nn.Linear(1, 1), None, torch.Generator()) as session:
+        assert current_session().generator is not None
+    assert current_session() is None and session.detached().generator is None

@@ -38,10 +38,11 @@ damex_default_classes = dict(
 # Size of the combined (partitioned) label space: 3 + 3 + 3 + 4 + 3 + 1.
 damex_default_num_classes = 17
 
-# Meta keys every packed sample carries; dataset_id / dataset_name route the
-# MoE layers and split the evaluation per dataset.
+# Meta keys every packed sample carries. MultiDataset adds dataset_id /
+# dataset_name itself (they route the MoE layers in training and split the
+# evaluation per dataset), so they need not be listed here.
 damex_default_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-                           'flip', 'flip_direction', 'dataset_id', 'dataset_name')
+                           'flip', 'flip_direction')
 
 damex_default_train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=damex_default_backend_args),  # RGB->BGR uint8 image

@@ -9,13 +9,12 @@
 # file backend of the images (None: local disk, mmdet's default)
 uodb_backend_args = None
 
-# image meta kept by PackDetInputs; dataset_id / dataset_name are added by
-# MultiDataset and route DAMEX's experts (flip keys only exist in training)
+# image meta kept by PackDetInputs (flip keys only exist in training);
+# MultiDataset adds dataset_id / dataset_name to every packed sample itself
 uodb_train_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape',
-                        'scale_factor', 'flip', 'flip_direction',
-                        'dataset_id', 'dataset_name')
+                        'scale_factor', 'flip', 'flip_direction')
 uodb_test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape',
-                       'scale_factor', 'dataset_id', 'dataset_name')
+                       'scale_factor')
 
 # Training: load, resize keeping the aspect ratio so that the shorter side is
 # the dataset's UODB size (Resize scale = (long side cap, short side)),
