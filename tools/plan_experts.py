@@ -29,8 +29,6 @@ With more experts than datasets the datasets are split into class groups
 ``--config``: with ``--affinity`` every row is one dataset.
 """
 import argparse
-import copy
-import logging
 import math
 import os
 import os.path as osp
@@ -38,11 +36,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from damex_mmdet.planning import (AffinityMatrix, ExpertMapping, PlanningUnit,
-                                  affinity_from_features, build_units, load_affinity,
+from damex_mmdet.analysis import affinity_from_checkpoint, plot_expert_mapping
+from damex_mmdet.planning import (AffinityMatrix, PlanningUnit, load_affinity,
                                   plan_expert_mapping, render_child_config,
-                                  render_config_snippet, save_mapping,
-                                  split_demand)
+                                  render_config_snippet, save_mapping, split_demand)
 
 
 def parse_args(argv=None):
@@ -123,139 +120,6 @@ def resolve_capacity(args, num_experts: int, demand: np.ndarray) -> np.ndarray:
     return np.full(num_experts, float(math.ceil(cap)))
 
 
-def _load_backbone(cfg, checkpoint: Optional[str], device: str):
-    import torch
-    from mmengine.logging import print_log
-    from mmengine.runner import CheckpointLoader
-
-    from mmdet.registry import MODELS
-    backbone_cfg = copy.deepcopy(cfg.model.backbone)
-    backbone_cfg['init_cfg'] = None
-    backbone = MODELS.build(backbone_cfg)
-    if checkpoint:
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        sub = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
-        state = sub or state
-        loaded = len(set(state) & set(backbone.state_dict()))
-        if loaded == 0:
-            raise ValueError(f'--checkpoint {checkpoint}: no key matches the backbone '
-                             f'{backbone_cfg["type"]}; give a detector checkpoint (keys '
-                             '"backbone.*") or a checkpoint of that backbone.')
-        result = backbone.load_state_dict(state, strict=False)
-        print_log(f'loaded {loaded} backbone tensors from {checkpoint} '
-                  f'({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unused)',
-                  logger='current')
-    else:
-        print_log('no --checkpoint: the backbone is randomly initialised, so the affinities '
-                  'do not reflect pretrained features', logger='current', level=logging.WARNING)
-    backbone.to(torch.device(device))
-    backbone.eval()  # mmdet's ResNet.train() does not return the module
-    return backbone
-
-
-def class_frequencies(dataset, num_classes: int) -> np.ndarray:
-    """Non-ignored instances per local class of a sub-dataset, shape (C,)."""
-    labels = [
-        inst['bbox_label'] for idx in range(len(dataset))
-        for inst in dataset.get_data_info(idx).get('instances', [])
-        if not inst.get('ignore_flag', 0) and inst.get('bbox_label', -1) >= 0
-    ]
-    return np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
-
-
-def extract_features(args, cfg, num_experts: int):
-    """Pooled last-stage features per planning unit.
-
-    Returns:
-        tuple: ``features`` {unit: (n, F)}, ``units`` list of PlanningUnit,
-        ``sizes`` {dataset: len}, ``dataset_classes``, ``class_freq``.
-    """
-    import torch
-    from mmengine.runner import set_random_seed
-    from mmengine.utils import ProgressBar
-
-    from mmdet.registry import DATASETS
-    set_random_seed(args.seed)
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    if not hasattr(dataset, 'dataset_names'):
-        raise ValueError(f'{args.config}: train_dataloader.dataset is a '
-                         f'{type(dataset).__name__}; GEM planning needs a MultiDataset.')
-    dataset.full_init()
-    names = dataset.dataset_names
-    classes = {n: tuple(ds.metainfo['classes']) for n, ds in zip(names, dataset.datasets)}
-    freq = {
-        name: class_frequencies(ds, len(classes[name]))
-        for name, ds in zip(names, dataset.datasets)
-    }
-    units = build_units(classes, num_experts, freq)
-    if len(units) < num_experts:
-        raise ValueError(f'{num_experts} experts but only {len(units)} classes in all datasets '
-                         'of the config; use at most that many experts.')
-    prep = cfg.model.get('data_preprocessor', {})
-    mean = torch.tensor(prep.get('mean', [0.0, 0.0, 0.0]), dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(prep.get('std', [1.0, 1.0, 1.0]), dtype=torch.float32).view(-1, 1, 1)
-    backbone = _load_backbone(cfg, args.checkpoint, args.device)
-    rng = np.random.default_rng(args.seed)
-    picks = [np.sort(rng.choice(len(ds), min(args.images_per_dataset, len(ds)), replace=False))
-             for ds in dataset.datasets]
-    feats: Dict[str, list] = {n: [] for n in names}
-    present: Dict[str, list] = {n: [] for n in names}
-    bar = ProgressBar(sum(len(p) for p in picks))
-    starts = [0, *dataset.cumulative_sizes[:-1]]
-    with torch.no_grad():
-        for d, (name, ds) in enumerate(zip(names, dataset.datasets)):
-            for local in picks[d].tolist():
-                img = dataset[starts[d] + local]['inputs'].float()
-                if prep.get('bgr_to_rgb', False) or prep.get('rgb_to_bgr', False):
-                    img = img[[2, 1, 0]]
-                img = ((img - mean) / std)[None].to(args.device)
-                out = backbone(img)
-                last = out[-1] if isinstance(out, (tuple, list)) else out
-                feats[name].append(last.mean(dim=(2, 3))[0].cpu().numpy())
-                present[name].append({i['bbox_label'] for i in
-                                      ds.get_data_info(local).get('instances', [])})
-                bar.update()
-    print()
-    features = {}
-    for unit in units:
-        rows = np.stack(feats[unit.dataset])
-        if unit.name != unit.dataset:
-            own = {classes[unit.dataset].index(c) for c in unit.classes}
-            keep = [i for i, labels in enumerate(present[unit.dataset]) if labels & own]
-            # A group without sampled images falls back to the dataset prototype.
-            rows = rows[keep] if keep else rows
-        features[unit.name] = rows
-    sizes = dict(zip(names, dataset.dataset_sizes))
-    return features, units, sizes, classes, freq
-
-
-def plot_plan(mapping: ExpertMapping, path: str) -> None:
-    """Heatmaps of affinity, fractional plan and compiled mapping side by side."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    panels = (('affinity', mapping.affinity), ('LP plan (fractional)', mapping.plan),
-              ('compiled mapping', np.eye(mapping.num_experts)[mapping.assignment]))
-    num_units, num_experts = mapping.affinity.shape
-    fig, axes = plt.subplots(1, 3, figsize=(4 + 3 * min(num_experts, 24) * 0.45,
-                                            1.5 + min(num_units, 60) * 0.3), squeeze=False)
-    for ax, (title, values) in zip(axes[0], panels):
-        image = ax.imshow(values, aspect='auto', cmap='viridis', interpolation='nearest')
-        ax.set_title(title)
-        ax.set_xlabel('expert')
-        if num_units <= 60:
-            ax.set_yticks(range(num_units), [u.name for u in mapping.units], fontsize=7)
-        if num_experts <= 24:
-            ax.set_xticks(range(num_experts), mapping.expert_names, fontsize=7)
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.suptitle(f'GEM: LP bound {mapping.lp_bound:.4g}, value {mapping.value:.4g}, '
-                 f'gap {mapping.gap:.3g}')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def build_inputs(args) -> Tuple[AffinityMatrix, List[PlanningUnit], np.ndarray]:
     """Affinity, planning units and per-unit demand from the arguments."""
     if args.affinity:
@@ -284,8 +148,11 @@ def build_inputs(args) -> Tuple[AffinityMatrix, List[PlanningUnit], np.ndarray]:
                          'MoE config (e.g. configs/gem/...) or pass --num-experts (>= 1).')
     if args.images_per_dataset < 1:
         raise ValueError(f'--images-per-dataset must be >= 1, got {args.images_per_dataset}.')
-    features, units, sizes, classes, freq = extract_features(args, cfg, int(num_experts))
-    affinity = affinity_from_features(features, int(num_experts), seed=args.seed)
+    affinity, measured = affinity_from_checkpoint(
+        cfg, int(num_experts), args.checkpoint, device=args.device,
+        images_per_dataset=args.images_per_dataset, seed=args.seed, config_name=args.config)
+    units, sizes = measured.units, measured.sizes
+    classes, freq = measured.classes, measured.class_freq
     if args.demand_values:
         per_dataset = parse_demand_values(args.demand_values, sizes)
     elif args.demand == 'images':
@@ -321,7 +188,7 @@ def main(argv=None):
     snippet = render_config_snippet(mapping)
     with open(osp.join(args.out_dir, 'expert_map_snippet.py'), 'w', encoding='utf-8') as f:
         f.write(snippet)
-    plot_plan(mapping, osp.join(args.out_dir, 'plan.png'))
+    plot_expert_mapping(mapping, osp.join(args.out_dir, 'plan.png'))
     print(snippet, end='')
     if args.write_config:
         out = args.write_config

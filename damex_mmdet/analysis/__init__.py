@@ -6,12 +6,16 @@
   :func:`plot_utilization`, router accuracy against the dataset->expert map.
 - :mod:`.collapse`: cosine similarity of experts' weights and outputs.
 - :mod:`.tables`: Table-1 style results tables from metric files.
+- :mod:`.dataset_features`: pooled backbone features per GEM planning unit and
+  the affinity made from them; :func:`plot_expert_mapping` draws a plan.
 """
 from .builders import build_test_dataloader, load_config, load_moe_detector
 from .collapse import (collapse_verdict, expert_output_similarity, expert_weight_similarity,
                        mean_off_diagonal, standard_tokens)
 from .matching import GT_FRAMES, gt_boxes_in_input_frame, matched_query_mask
-from .plots import plot_comparison, plot_similarity, plot_utilization
+from .dataset_features import (UnitFeatures, affinity_from_checkpoint, class_frequencies,
+                               extract_unit_features, load_backbone)
+from .plots import plot_comparison, plot_expert_mapping, plot_similarity, plot_utilization
 from .routing_collector import RoutingAccumulator, collect_routing, image_dataset_names
 from .routing_stats import TOKEN_KINDS, RoutingStats
 from .tables import (METRICS, gather_method_results, load_ap_results, parse_result_spec,
@@ -22,7 +26,8 @@ __all__ = [
     'build_test_dataloader', 'load_config', 'load_moe_detector', 'collapse_verdict',
     'expert_output_similarity', 'expert_weight_similarity', 'mean_off_diagonal',
     'standard_tokens', 'GT_FRAMES', 'gt_boxes_in_input_frame', 'matched_query_mask',
-    'plot_comparison', 'plot_similarity',
+    'UnitFeatures', 'affinity_from_checkpoint', 'class_frequencies', 'extract_unit_features',
+    'load_backbone', 'plot_comparison', 'plot_expert_mapping', 'plot_similarity',
     'plot_utilization', 'RoutingAccumulator', 'collect_routing',
     'image_dataset_names', 'TOKEN_KINDS', 'RoutingStats', 'METRICS', 'gather_method_results',
     'load_ap_results', 'parse_result_spec', 'results_table_rows', 'write_results_table',

@@ -1,4 +1,5 @@
-"""Heatmaps of routing utilization (DAMEX paper, Figure 3), expert similarity, comparisons.
+"""Heatmaps of routing utilization (DAMEX paper, Figure 3), expert similarity, GEM plans,
+comparisons.
 
 Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no change of
 the global backend), so plotting works headless and inside other programs.
@@ -15,7 +16,7 @@ from matplotlib.patches import Rectangle
 
 from .routing_stats import RoutingStats
 
-__all__ = ['plot_utilization', 'plot_similarity', 'plot_comparison']
+__all__ = ['plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison']
 
 
 def _heatmap(ax, values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
@@ -111,6 +112,48 @@ def plot_similarity(matrices: Mapping[str, np.ndarray], out_png: str,
         ax.set_title(name, fontsize=9)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label='cosine similarity')
     fig.suptitle(title, fontsize=10)
+    return _save(fig, out_png)
+
+
+def plot_expert_mapping(mapping, out_png: str) -> str:
+    """GEM's affinity, fractional LP plan and compiled mapping side by side (units x experts).
+
+    Cells are annotated while the panels are small (at most 30 units and 16
+    experts); larger plans are drawn as plain images with sparser ticks.
+
+    Args:
+        mapping (ExpertMapping): a planned mapping
+            (:func:`~damex_mmdet.planning.plan_expert_mapping`).
+        out_png (str): output file (folders are created).
+
+    Returns:
+        str: ``out_png``.
+    """
+    panels = (('affinity', mapping.affinity), ('LP plan (fractional)', mapping.plan),
+              ('compiled mapping', np.eye(mapping.num_experts)[mapping.assignment]))
+    num_units, num_experts = mapping.affinity.shape
+    rows = [unit.name for unit in mapping.units]
+    columns = list(mapping.expert_names)
+    small = num_units <= 30 and num_experts <= 16
+    fig = Figure(figsize=(4 + 3 * min(num_experts, 24) * 0.45, 1.5 + min(num_units, 60) * 0.3))
+    axes = fig.subplots(1, 3, squeeze=False)[0]
+    for ax, (title, values) in zip(axes, panels):
+        values = np.asarray(values, dtype=float)
+        if small:
+            image = _heatmap(ax, values, rows, columns, float(np.nanmin(values)),
+                             float(np.nanmax(values)), 'viridis')
+        else:
+            image = ax.imshow(values, aspect='auto', cmap='viridis', interpolation='nearest')
+            if num_units <= 60:
+                ax.set_yticks(range(num_units), labels=rows, fontsize=7)
+            if num_experts <= 24:
+                ax.set_xticks(range(num_experts), labels=columns, fontsize=7)
+        ax.set_title(title)
+        ax.set_xlabel('expert')
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.suptitle(f'GEM: LP bound {mapping.lp_bound:.4g}, value {mapping.value:.4g}, '
+                 f'gap {mapping.gap:.3g}')
+    fig.tight_layout()
     return _save(fig, out_png)
 
 
