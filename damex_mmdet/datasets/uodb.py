@@ -83,6 +83,8 @@ class UODBDatasetSpec:
         img_prefix (str): ``data_prefix['img']`` of the dataset config; empty
             for converted datasets, whose ``file_name`` is relative to the
             dataset folder.
+        note (tuple[str]): What the dataset is, as comment lines of its
+            generated config (``damex_mmdet/datasets/uodb_configs.py``).
     """
 
     name: str
@@ -98,6 +100,7 @@ class UODBDatasetSpec:
     aliases: Tuple[Tuple[str, str], ...] = ()
     ignored: FrozenSet[str] = frozenset()
     img_prefix: str = ''
+    note: Tuple[str, ...] = ()
 
     def __post_init__(self):
         where = f'UODB dataset spec {self.name!r}'
@@ -179,7 +182,9 @@ _SPECS = (
         img_ext='.jpg',
         # DAMEX merges the motor vehicles into one class.
         aliases=(('car', 'vehicle'), ('van', 'vehicle'), ('truck', 'vehicle')),
-        ignored=frozenset({'dontcare', 'misc', 'tram', 'person_sitting'})),
+        ignored=frozenset({'dontcare', 'misc', 'tram', 'person_sitting'}),
+        note=("KITTI: driving scenes. DAMEX merges car/van/truck into 'vehicle';",
+              'dontcare/misc/tram/person_sitting are dropped by the converter.')),
     UODBDatasetSpec(
         name='voc',
         folder='VOC',
@@ -189,7 +194,9 @@ _SPECS = (
         short_side=600,
         img_ext='.jpg',
         split_roots=(('trainval', ('VOC2007', 'VOC2012')),
-                     ('test', ('VOC2007', )))),
+                     ('test', ('VOC2007', ))),
+        note=('PASCAL VOC: trains on VOC2007+VOC2012 trainval, tests on VOC2007 test;',
+              'file names carry the VOC2007/ or VOC2012/ tree.')),
     UODBDatasetSpec(
         name='widerface',
         folder='WiderFace',
@@ -198,7 +205,8 @@ _SPECS = (
         test_split='val',
         short_side=800,
         img_ext='.jpg',
-        coord_base=0),
+        coord_base=0,
+        note=('WIDER FACE: faces in crowded scenes.',)),
     UODBDatasetSpec(
         name='lisa',
         folder='LISA',
@@ -207,7 +215,9 @@ _SPECS = (
         test_split='test',
         short_side=800,
         img_ext='.png',
-        coord_base=0),
+        coord_base=0,
+        note=('LISA traffic signs: four super-classes, mapped by name by the',
+              'converter (code bases order them differently).')),
     UODBDatasetSpec(
         name='kitchen',
         folder='Kitchen',
@@ -221,7 +231,9 @@ _SPECS = (
         train_split='train',
         test_split='test',
         short_side=800,
-        img_ext='.png'),
+        img_ext='.png',
+        note=('GMU Kitchen: 11 grocery items, PNG frames; frame names repeat',
+              'across scenes, file names come from the unique split-file ids.')),
     UODBDatasetSpec(
         name='coco',
         folder='COCO',
@@ -232,7 +244,9 @@ _SPECS = (
         img_ext='.jpg',
         source_format='coco',
         coord_base=0,  # COCO json boxes are used as they are
-        img_prefix='val2014/'),
+        img_prefix='val2014/',
+        note=('COCO 2014: trains on valminusminival2014 (~35k images), tests on',
+              'minival2014 (5k); COCO json used as released, images in val2014/.')),
     UODBDatasetSpec(
         name='dota',
         folder='DOTA',
@@ -244,7 +258,8 @@ _SPECS = (
         test_split='val',
         short_side=600,
         img_ext='.jpg',
-        coord_base=0),
+        coord_base=0,
+        note=('DOTA: aerial images, horizontal boxes, 15 classes.',)),
     UODBDatasetSpec(
         name='deeplesion',
         folder='DeepLesion',
@@ -253,7 +268,8 @@ _SPECS = (
         test_split='test',
         short_side=512,
         img_ext='.png',
-        coord_base=0),
+        coord_base=0,
+        note=('DeepLesion: CT slices (16-bit PNG), one class.',)),
     UODBDatasetSpec(
         name='comic',
         folder='Comic',
@@ -261,7 +277,8 @@ _SPECS = (
         train_split='train',
         test_split='test',
         short_side=600,
-        img_ext='.jpg'),
+        img_ext='.jpg',
+        note=('Comic (Inoue et al. 2018): comics, the 6 watercolor classes.',)),
     UODBDatasetSpec(
         name='clipart',
         folder='Clipart',
@@ -269,7 +286,8 @@ _SPECS = (
         train_split='train',
         test_split='test',
         short_side=600,
-        img_ext='.jpg'),
+        img_ext='.jpg',
+        note=('Clipart (Inoue et al. 2018): clip art, the 20 VOC classes.',)),
     UODBDatasetSpec(
         name='watercolor',
         folder='Watercolor',
@@ -277,7 +295,8 @@ _SPECS = (
         train_split='train',
         test_split='test',
         short_side=600,
-        img_ext='.jpg'),
+        img_ext='.jpg',
+        note=('Watercolor (Inoue et al. 2018): paintings, 6 VOC classes.',)),
 )
 
 #: Ordered, read-only mapping name -> :class:`UODBDatasetSpec`, in the

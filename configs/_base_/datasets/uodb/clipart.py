@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'clipart' (dataset folder data/uodb/Clipart/).
 # Clipart (Inoue et al. 2018): clip art, the 20 VOC classes.
 # Annotations: COCO json written by tools/dataset_converters/uodb_to_coco.py.

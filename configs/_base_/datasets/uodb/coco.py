@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'coco' (dataset folder data/uodb/COCO/).
 # COCO 2014: trains on valminusminival2014 (~35k images), tests on
 # minival2014 (5k); COCO json used as released, images in val2014/.

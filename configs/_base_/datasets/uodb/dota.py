@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'dota' (dataset folder data/uodb/DOTA/).
 # DOTA: aerial images, horizontal boxes, 15 classes.
 # Annotations: COCO json written by tools/dataset_converters/uodb_to_coco.py.

@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'kitchen' (dataset folder data/uodb/Kitchen/).
 # GMU Kitchen: 11 grocery items, PNG frames; frame names repeat
 # across scenes, file names come from the unique split-file ids.

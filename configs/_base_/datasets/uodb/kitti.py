@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'kitti' (dataset folder data/uodb/KITTI/).
 # KITTI: driving scenes. DAMEX merges car/van/truck into 'vehicle';
 # dontcare/misc/tram/person_sitting are dropped by the converter.

@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'lisa' (dataset folder data/uodb/LISA/).
 # LISA traffic signs: four super-classes, mapped by name by the
 # converter (code bases order them differently).

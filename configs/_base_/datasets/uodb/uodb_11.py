@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # Mixture of all 11 UODB datasets (DAMEX paper, Table 1): one training run
 # over the 11 training splits, evaluated on each test split separately.
 # Prepare the data with tools/dataset_converters/uodb_to_coco.py (README,
@@ -10,8 +12,8 @@ custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
 train_dataloader = dict(
     _base_.uodb_train_loader,  # batch size, workers, samplers
     dataset=dict(
-        # concatenates the datasets; their sorted names fix the dataset
-        # ids 0..10 and the label offsets (partitioned label space)
+        # concatenates the datasets; their sorted names fix the dataset ids and
+        # the label offsets (partitioned label space)
         type='MultiDataset',
         datasets=_base_.uodb_train_datasets))
 val_dataloader = dict(

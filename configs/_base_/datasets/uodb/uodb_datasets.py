@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # The 11 UODB datasets with their pipelines, as two ordered mappings
 # name -> mmdet dataset config, ready for MultiDataset:
 #   uodb_train_datasets.<name>: UODB training split, training pipeline
@@ -14,14 +16,14 @@
 _base_ = [
     './uodb_pipelines.py', './kitti.py', './voc.py', './widerface.py',
     './lisa.py', './kitchen.py', './coco.py', './dota.py', './deeplesion.py',
-    './comic.py', './clipart.py', './watercolor.py'
-]
+    './comic.py', './clipart.py', './watercolor.py']
 
 # each dataset with the pipeline of its UODB input size (short side)
 uodb_train_datasets = dict(
     kitti=dict(_base_.uodb_kitti_train,
                pipeline=_base_.uodb_train_pipeline_s576),
-    voc=dict(_base_.uodb_voc_train, pipeline=_base_.uodb_train_pipeline_s600),
+    voc=dict(_base_.uodb_voc_train,
+             pipeline=_base_.uodb_train_pipeline_s600),
     widerface=dict(_base_.uodb_widerface_train,
                    pipeline=_base_.uodb_train_pipeline_s800),
     lisa=dict(_base_.uodb_lisa_train,
@@ -43,14 +45,18 @@ uodb_train_datasets = dict(
 uodb_test_datasets = dict(
     kitti=dict(_base_.uodb_kitti_test,
                pipeline=_base_.uodb_test_pipeline_s576),
-    voc=dict(_base_.uodb_voc_test, pipeline=_base_.uodb_test_pipeline_s600),
+    voc=dict(_base_.uodb_voc_test,
+             pipeline=_base_.uodb_test_pipeline_s600),
     widerface=dict(_base_.uodb_widerface_test,
                    pipeline=_base_.uodb_test_pipeline_s800),
-    lisa=dict(_base_.uodb_lisa_test, pipeline=_base_.uodb_test_pipeline_s800),
+    lisa=dict(_base_.uodb_lisa_test,
+              pipeline=_base_.uodb_test_pipeline_s800),
     kitchen=dict(_base_.uodb_kitchen_test,
                  pipeline=_base_.uodb_test_pipeline_s800),
-    coco=dict(_base_.uodb_coco_test, pipeline=_base_.uodb_test_pipeline_s800),
-    dota=dict(_base_.uodb_dota_test, pipeline=_base_.uodb_test_pipeline_s600),
+    coco=dict(_base_.uodb_coco_test,
+              pipeline=_base_.uodb_test_pipeline_s800),
+    dota=dict(_base_.uodb_dota_test,
+              pipeline=_base_.uodb_test_pipeline_s600),
     deeplesion=dict(_base_.uodb_deeplesion_test,
                     pipeline=_base_.uodb_test_pipeline_s512),
     comic=dict(_base_.uodb_comic_test,

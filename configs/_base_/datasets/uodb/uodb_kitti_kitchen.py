@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # KITTI + Kitchen (DAMEX paper, Table 2, "full" column): two datasets whose
 # scenes differ completely. The n-shot variants (uodb_kitti-<n>shot_kitchen.py)
 # only replace KITTI's training annotations.
@@ -9,7 +11,9 @@ custom_imports = dict(imports=['damex_mmdet'], allow_failed_imports=False)
 train_dataloader = dict(
     _base_.uodb_train_loader,  # batch size, workers, samplers
     dataset=dict(
-        type='MultiDataset',  # dataset ids follow the sorted names
+        # concatenates the datasets; their sorted names fix the dataset ids and
+        # the label offsets (partitioned label space)
+        type='MultiDataset',
         datasets=dict(
             kitti=_base_.uodb_train_datasets.kitti,
             kitchen=_base_.uodb_train_datasets.kitchen)))

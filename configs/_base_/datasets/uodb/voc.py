@@ -1,3 +1,5 @@
+# Generated from damex_mmdet/datasets/uodb.py by tools/misc/generate_uodb_configs.py;
+# edit the spec there, not this file.
 # UODB dataset 'voc' (dataset folder data/uodb/VOC/).
 # PASCAL VOC: trains on VOC2007+VOC2012 trainval, tests on VOC2007 test;
 # file names carry the VOC2007/ or VOC2012/ tree.
