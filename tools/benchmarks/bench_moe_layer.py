@@ -26,7 +26,7 @@ import time
 import torch
 import torch.nn as nn
 
-from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe import MoEFFN, routing_session
 from damex_mmdet.moe.tutel_backend import TutelMoEFFN, tutel_available
 
 
@@ -39,6 +39,18 @@ class DenseFFN(nn.Module):
 
     def forward(self, x):
         return x + self.fc2(torch.relu(self.fc1(x)))
+
+
+class InSession(nn.Module):
+    """An MoE layer run as in a detector: inside a routing session that records its plan."""
+
+    def __init__(self, moe):
+        super().__init__()
+        self.moe = moe
+
+    def forward(self, x):
+        with routing_session(self.moe):
+            return self.moe(x)
 
 
 class ExpertsAlone(nn.Module):
@@ -154,12 +166,12 @@ def main():
             x.requires_grad_(True)
             load = torch.bincount(moe.router(x.detach().view(-1, dims)).expert_index.view(-1),
                                   minlength=num_experts).tolist()
-            modules = [dense, moe, ExpertsAlone(moe, load)]
+            modules = [dense, InSession(moe), ExpertsAlone(moe, load)]
             if with_tutel:
                 tutel = TutelMoEFFN(dims, hidden, num_experts=num_experts,
                                     router=dict(type='TopKRouter', gate_noise=0.0))
                 tutel.load_state_dict(moe.state_dict())
-                modules.append(tutel.to(args.device))
+                modules.append(InSession(tutel.to(args.device)))
             times = time_side_by_side(modules, x, args.repeats)
             t_dense, t_moe = (statistics.median(t) for t in times[:2])
             row = (f'| {num_experts} | {mode} {load} | {t_dense * 1e3:.1f} | {t_moe * 1e3:.1f} '
