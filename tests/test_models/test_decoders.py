@@ -8,7 +8,8 @@ from mmdet.utils import register_all_modules
 
 from damex_mmdet.moe import MoEFFN
 from damex_mmdet.testing.tiny_models import tiny_deformable_detr_cfg, tiny_dino_cfg
-from test_moe_detector import EXPERT_MAP, make_batch  # noqa: E402 (same folder)
+from test_moe_detector import (EXPERT_MAP, damex_ce_over_steps,  # noqa: E402 (same folder)
+                               make_batch)
 
 register_all_modules()
 
@@ -36,19 +37,7 @@ def test_registry_decoder_layers_are_damex_layers_and_their_ce_decreases():
     assert list(model.moe_layers) == ['decoder.layers.0.ffn', 'decoder.layers.2.ffn']
     assert type(model.decoder.layers[0]).__name__ == 'DAMEXDecoderLayer'
     assert type(model.decoder.layers[1]).__name__ == 'DeformableDetrTransformerDecoderLayer'
-    model.train()
-    inputs, samples = make_batch(model)
-    routers = [p for n, p in model.named_parameters() if '.router.' in n]
-    optim = torch.optim.AdamW(routers, lr=1e-2)
-    ce = []
-    for _ in range(6):
-        torch.manual_seed(0)
-        losses = model.loss(inputs, samples)
-        assert {'dec0.damex', 'dec2.damex', 'dec0.router_acc'} <= set(losses)
-        ce.append(float(losses['loss_damex']))
-        optim.zero_grad()
-        losses['loss_damex'].backward()
-        optim.step()
+    ce = damex_ce_over_steps(model, 6, ('dec0.damex', 'dec2.damex', 'dec0.router_acc'))
     assert ce[-1] < 0.8 * ce[0], ce
 
 
