@@ -3,6 +3,11 @@
 Shape shorthand used throughout: ``B`` images, ``T`` tokens per image,
 ``N`` tokens, ``D`` model dim, ``H`` expert hidden dim, ``E`` experts,
 ``K`` experts chosen per token, ``C`` expert capacity.
+
+A forward pass routes inside one :func:`routing_session` (targets in, one
+:class:`RoutingRecord` per MoE layer call out); every :class:`MoEFFN` is
+route -> mix -> record, and its backends (expert-parallel, tutel) replace
+the mixing step only.
 """
 from .dispatch import DispatchPlan, combine, expert_capacity, gather, make_dispatch
 from .expert_map import ExpertMap

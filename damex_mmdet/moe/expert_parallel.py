@@ -276,8 +276,9 @@ def convert_to_expert_parallel(model: torch.nn.Module,
     """Replace every :class:`MoEFFN` of ``model`` by its expert-parallel version, in place.
 
     The model must hold the same weights on every rank (same seed or loaded
-    checkpoint). A ``moe_layers`` dict on ``model`` (the MoE detectors keep
-    one) is updated to the new layers.
+    checkpoint). The MoE detectors' ``moe_layers`` reads the module tree, so it
+    lists the new layers; a plain ``moe_layers`` dict attribute of another
+    model is updated to them.
 
     Args:
         model (nn.Module): e.g. a DAMEX detector.
