@@ -84,8 +84,9 @@ class RoutingSession:
     """What one forward pass tells its MoE layers, and what they record.
 
     Args:
-        layer_names (dict[int, str]): ``id(module) -> name`` of the model's
-            modules (names of the records).
+        model (nn.Module): the module the session was opened on; records are
+            named relative to it (its module names are looked up at the
+            first record, so a pass that records nothing never walks them).
         image_targets (Tensor, optional): (B,) long mapped expert per image;
             None at inference (routing never needs a dataset label there).
         generator (torch.Generator, optional): source of the gate noise
@@ -97,9 +98,10 @@ class RoutingSession:
             (for the foreground/matching token masks), when it reported them.
     """
 
-    def __init__(self, layer_names: Dict[int, str], image_targets: Optional[Tensor] = None,
+    def __init__(self, model: nn.Module, image_targets: Optional[Tensor] = None,
                  generator: Optional[torch.Generator] = None):
-        self._layer_names = layer_names
+        self._model = model
+        self._layer_names: Optional[Dict[int, str]] = None
         self.image_targets = image_targets
         self.generator = generator
         self.records: List[RoutingRecord] = []
@@ -127,6 +129,8 @@ class RoutingSession:
         Raises:
             ValueError: ``layer`` is not part of the session's model.
         """
+        if self._layer_names is None:
+            self._layer_names = {id(m): n for n, m in self._model.named_modules()}
         name = self._layer_names.get(id(layer))
         if name is None:
             raise ValueError(
@@ -137,7 +141,8 @@ class RoutingSession:
 
     def detached(self) -> 'RoutingSession':
         """A copy of the records and head inputs without the autograd graph."""
-        copy = RoutingSession(self._layer_names, self.image_targets, None)
+        copy = RoutingSession(self._model, self.image_targets, None)
+        copy._layer_names = self._layer_names
         copy.records = [record.detached() for record in self.records]
         copy.head_inputs = _detach_tree(self.head_inputs)
         return copy
@@ -201,8 +206,7 @@ def routing_session(model: nn.Module,
         RoutingSession: filled while the block runs; attached recorders get
         a detached copy when it closes (also when the block raises).
     """
-    names = {id(module): name for name, module in model.named_modules()}
-    session = RoutingSession(names, image_targets, generator)
+    session = RoutingSession(model, image_targets, generator)
     token = _SESSION.set(session)
     try:
         yield session

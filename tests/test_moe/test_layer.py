@@ -121,8 +121,13 @@ def test_training_forward_outside_a_session_is_refused(router):
 
 
 def test_training_forward_without_auxiliary_loss_needs_no_session():
-    moe = MoEFFN(4, 8, num_experts=2, router=dict(type='TopKRouter', balance_weight=0.0))
-    assert moe(torch.randn(2, 3, 4)).shape == (2, 3, 4)
+    moe = MoEFFN(4, 8, num_experts=2, router=dict(type='TopKRouter', balance_weight=0.0,
+                                                  gate_noise=0.0))
+    x = torch.randn(2, 3, 4)
+    with routing_session(moe) as session:
+        inside = moe(x)
+    torch.testing.assert_close(moe(x), inside, rtol=0, atol=0)  # the session only records
+    assert len(session.records) == 1
 
 
 def test_session_refuses_a_layer_of_another_model():
