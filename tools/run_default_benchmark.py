@@ -40,6 +40,9 @@ _DINO = 'dino/dino-tiny_r18_1xb4-600i_damex-default.py'
 _MOE = 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py'
 _DAMEX = 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py'
 _GEM = 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py'
+_REMOE = 'remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py'
+_SOFTMOE = 'softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py'
+_MOEPP = 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py'
 _ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
 
 # name -> (config under the package's configs, cfg options, variant whose
@@ -52,7 +55,17 @@ VARIANTS = {
     'damex': (_DAMEX, {}, None,
               'DAMEX: learned top-1, CE 0.1 to the human-prior map, no dropping'),
     'gem': (_GEM, {}, None, 'map-forced dispatch in training (FixedMapRouter), CE-trained gate'),
+    # the GEM paper's MoE baselines (issue: one harness for every routing)
+    'remoe': (_REMOE, {}, None, 'ReMoE: ReLU router, dropless, L1 steering 1 active expert'),
+    'softmoe': (_SOFTMOE, {}, None,
+                'Soft MoE: 4 slots per expert, mixing within token groups, no dropping'),
+    'moepp': (_MOEPP, {}, None,
+              'MoE++: 4 FFN + zero/copy/constant experts, top-2, gating residual'),
     # controls
+    'dense-jitter': (_DINO, {'optim_wrapper.optimizer.lr': 4.000004e-4}, None,
+                     'control: dense with the learning rate 1e-6 relatively higher (a '
+                     'perturbation far below any effect: measures how far training amplifies '
+                     'floating-point differences)'),
     'damex-1expert': (_DAMEX, {'model.moe_cfg.num_experts': 1,
                                'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}, None,
                       'control: one expert = dense FFN plus a router (must equal dense)'),

@@ -1,12 +1,14 @@
-"""Registered building blocks: the MoE FFN and the DAMEX decoder layer."""
+"""Registered building blocks: the MoE FFN layers and the DAMEX decoder layer."""
 from mmdet.models.layers import DeformableDetrTransformerDecoderLayer
 from mmdet.registry import MODELS
 
-from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe import MoEFFN, MoEPlusPlusFFN, SoftMoEFFN
+from .moe_conversion import moe_layer_class
 
 __all__ = ['DAMEXDecoderLayer']
 
-MODELS.register_module(name='MoEFFN', module=MoEFFN)
+for _layer in (MoEFFN, SoftMoEFFN, MoEPlusPlusFFN):
+    MODELS.register_module(name=_layer.__name__, module=_layer)
 
 
 @MODELS.register_module()
@@ -22,7 +24,8 @@ class DAMEXDecoderLayer(DeformableDetrTransformerDecoderLayer):
 
     Args:
         moe_cfg (dict): ``MoEFFN`` options (``num_experts``, ``router``,
-            ``capacity_factor``, ...); the FFN sizes come from ``ffn_cfg``.
+            ``capacity_factor``, ...) and optionally ``layer=dict(type=
+            'SoftMoEFFN' | 'MoEPlusPlusFFN', ...)``; the FFN sizes come from ``ffn_cfg``.
         **kwargs: ``DeformableDetrTransformerDecoderLayer`` arguments.
     """
 
@@ -32,4 +35,6 @@ class DAMEXDecoderLayer(DeformableDetrTransformerDecoderLayer):
 
     def _init_layers(self) -> None:
         super()._init_layers()
-        self.ffn = MoEFFN.from_dense(self.ffn, init_mode='xavier', **self._moe_cfg)
+        moe_cfg = dict(self._moe_cfg)
+        layer_type, options = moe_layer_class(moe_cfg.pop('layer', None))
+        self.ffn = layer_type.from_dense(self.ffn, init_mode='xavier', **options, **moe_cfg)

@@ -9,10 +9,13 @@ from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe import MOE_LAYERS, MoEFFN
 from damex_mmdet.moe.tutel_backend import TutelMoEFFN
 
-__all__ = ['resolve_ffn_paths', 'convert_ffns_to_moe', 'swap_submodules', 'MOE_LAYER_KEYS']
+__all__ = [
+    'resolve_ffn_paths', 'convert_ffns_to_moe', 'moe_layer_class', 'swap_submodules',
+    'MOE_LAYER_KEYS'
+]
 
 # keys of ``moe_cfg`` passed on to every MoEFFN
 MOE_LAYER_KEYS = ('num_experts', 'router', 'capacity_factor', 'eval_capacity_factor',
@@ -85,8 +88,38 @@ def swap_submodules(model: nn.Module, modules: Mapping[str, nn.Module]) -> Dict[
     return previous
 
 
+def moe_layer_class(layer: dict = None, backend: str = 'native') -> Tuple[type, dict]:
+    """The MoE layer class and its extra options from ``moe_cfg.layer``.
+
+    Args:
+        layer (dict, optional): ``dict(type='MoEFFN' | 'SoftMoEFFN' |
+            'MoEPlusPlusFFN', **options)``; None is ``MoEFFN``.
+        backend (str): ``'native'`` or ``'tutel'`` (``MoEFFN`` only).
+
+    Returns:
+        tuple: the class and the options to pass to it.
+
+    Raises:
+        ValueError: unknown type or backend, or tutel with another layer type.
+    """
+    if backend not in ('native', 'tutel'):
+        raise ValueError(f"moe_cfg.backend must be 'native' or 'tutel', got {backend!r}.")
+    options = dict(layer or {})
+    kind = options.pop('type', 'MoEFFN')
+    if kind not in MOE_LAYERS:
+        raise ValueError(f'moe_cfg.layer type {kind!r} is unknown; use one of '
+                         f'{sorted(MOE_LAYERS)}.')
+    if backend == 'tutel':
+        if kind != 'MoEFFN':
+            raise ValueError(f"backend='tutel' mixes top-k dispatch plans; {kind} mixes tokens "
+                             "its own way: use backend='native'.")
+        return TutelMoEFFN, options
+    return MOE_LAYERS[kind], options
+
+
 def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
                         expert_init: str = 'fresh', backend: str = 'native',
+                        layer: dict = None,
                         **moe_kwargs) -> Tuple[Dict[str, MoEFFN], Dict[str, nn.Module]]:
     """Replace the chosen FFNs in place.
 
@@ -95,8 +128,10 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
         layers: see the module docstring.
         expert_init (str): ``'fresh'`` (each expert initialised on its own) or
             ``'upcycle'`` (every expert starts as the FFN it replaces).
-        backend (str): ``'native'`` (:class:`MoEFFN`) or ``'tutel'``
+        backend (str): ``'native'`` (the layer class of ``layer``) or ``'tutel'``
             (:class:`~damex_mmdet.moe.tutel_backend.TutelMoEFFN`, needs tutel).
+        layer (dict, optional): the MoE layer type and its own options, see
+            :func:`moe_layer_class`.
         **moe_kwargs: ``MoEFFN`` options (see :data:`MOE_LAYER_KEYS`).
 
     Returns:
@@ -106,14 +141,11 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
     """
     if expert_init not in ('fresh', 'upcycle'):
         raise ValueError(f"moe_cfg.expert_init must be 'fresh' or 'upcycle', got {expert_init!r}.")
-    if backend not in ('native', 'tutel'):
-        raise ValueError(f"moe_cfg.backend must be 'native' or 'tutel', got {backend!r}.")
-    layer_type = TutelMoEFFN if backend == 'tutel' else MoEFFN
+    layer_type, options = moe_layer_class(layer, backend)
     converted = {}
     for path in resolve_ffn_paths(model, layers):
         upcycle = expert_init == 'upcycle'
-        layer = layer_type.from_dense(
+        converted[path] = layer_type.from_dense(
             model.get_submodule(path), copy_weights=upcycle,
-            init_mode='upcycle' if upcycle else 'xavier', **moe_kwargs)
-        converted[path] = layer
+            init_mode='upcycle' if upcycle else 'xavier', **options, **moe_kwargs)
     return converted, swap_submodules(model, converted)

@@ -26,6 +26,12 @@ its FFNs at the MoE positions initialise the MoE layers like converted ones.
   ``capacity_factor`` [0.0 = no dropping], ``eval_capacity_factor`` [0.0: no
   dropping at inference, so a prediction never depends on the other images of
   its batch], ``batch_prioritized`` [False]: ``MoEFFN`` options.
+- ``layer`` [``dict(type='MoEFFN')``]: the MoE layer class and its own
+  options: ``'MoEFFN'`` (routed by ``router``: top-k, DAMEX, GEM, ReMoE's
+  ``ReLURouter``), ``'SoftMoEFFN'`` (Soft MoE; router ``SoftMoERouter``,
+  mixing within the decoder's token groups, see
+  :mod:`damex_mmdet.moe.soft_moe`) or ``'MoEPlusPlusFFN'`` (MoE++'s zero /
+  copy / constant experts, router ``MoEPlusPlusRouter``).
 - ``backend`` ['native']: 'native' (plain PyTorch) or 'tutel' (tutel's
   dispatch and combine, when tutel is installed; not with FixedMapRouter), see
   :mod:`damex_mmdet.moe.tutel_backend`. Checkpoints are the same for both.
@@ -46,7 +52,8 @@ import torch
 from mmdet.registry import MODELS
 
 from damex_mmdet.moe import (ExpertMap, FixedMapRouter, MoEFFN, current_session,
-                             routing_session, stream_preserving_generator)
+                             groups_from_attention_mask, routing_session,
+                             stream_preserving_generator)
 from .foreground import matching_foreground_mask, num_denoising_queries
 from .moe_conversion import MOE_LAYER_KEYS, convert_ffns_to_moe, swap_submodules
 
@@ -57,6 +64,7 @@ _DEFAULTS = dict(
     layers=dict(decoder=[0, 2, 4]),
     num_experts=8,
     router=dict(type='DatasetAwareRouter'),
+    layer=dict(type='MoEFFN'),
     capacity_factor=0.0,
     eval_capacity_factor=0.0,
     batch_prioritized=False,
@@ -66,6 +74,10 @@ _DEFAULTS = dict(
     map_seed=0,
     ce_tokens='all',
     balance_tokens='foreground')
+# routing metrics logged per layer in training: metric -> log key suffix
+_LOGGED_METRICS = dict(drop_fraction='drop', router_accuracy='router_acc',
+                       active_experts='active', l1_coefficient='l1_coef',
+                       cheap_fraction='cheap')
 # arguments of mmdet's DETR-family decoders (the stock decoder built before a registry one)
 _STOCK_DECODER_KEYS = ('num_layers', 'layer_cfg', 'post_norm_cfg', 'return_intermediate',
                        'init_cfg')
@@ -106,7 +118,7 @@ class MoEDetectorMixin:
         with torch.random.fork_rng(devices=[]):
             _, dense_ffns = convert_ffns_to_moe(
                 self, cfg['layers'], expert_init=cfg['expert_init'], backend=cfg['backend'],
-                **{k: cfg[k] for k in MOE_LAYER_KEYS})
+                layer=cfg['layer'], **{k: cfg[k] for k in MOE_LAYER_KEYS})
         self._dense_ffns = {**getattr(self, '_dense_ffns', {}), **dense_ffns}
         counts = sorted({layer.num_experts for layer in self.moe_layers.values()})
         if len(counts) > 1:
@@ -234,6 +246,25 @@ class MoEDetectorMixin:
             session.head_inputs = head_inputs
         return head_inputs
 
+    def forward_decoder(self, *args, **kwargs) -> dict:
+        """Stock decoder; its token groups go to the open routing session first.
+
+        The groups are the classes of mutual visibility of the decoder's
+        self-attention mask (DINO's ``dn_mask``: each denoising group, and the
+        matching queries), so that layers mixing tokens (Soft MoE) never mix
+        across it. Without a mask the session holds none (one group per image).
+        """
+        session = current_session()
+        mask = kwargs.get('dn_mask')
+        if session is not None:
+            session.token_groups = None if mask is None else groups_from_attention_mask(mask)
+        return super().forward_decoder(*args, **kwargs)
+
+    def _forward(self, batch_inputs, batch_data_samples=None):
+        """Stock tensor-mode forward, in a routing session without targets."""
+        with routing_session(self):
+            return super()._forward(batch_inputs, batch_data_samples)
+
     def loss(self, batch_inputs, batch_data_samples):
         """Detector losses plus ``loss_damex`` / ``loss_balance`` and routing logs."""
         targets = self.image_targets(
@@ -295,7 +326,10 @@ class MoEDetectorMixin:
         Returns:
             dict: ``loss_damex`` / ``loss_balance`` (summed by mmengine) and
             detached per-layer values ``<layer>.damex``, ``<layer>.balance``,
-            ``<layer>.router_acc``, ``<layer>.drop`` (logged only).
+            ``<layer>.router_acc``, ``<layer>.drop`` and, where the routing
+            has them, ``<layer>.active`` (ReMoE: experts per token),
+            ``<layer>.l1_coef``, ``<layer>.cheap`` (MoE++: share of
+            assignments to zero-computation experts) (logged only).
         """
         records = session.records
         if not records:
@@ -312,9 +346,9 @@ class MoEDetectorMixin:
                 totals[key] = totals.get(key, 0.0) + value
                 logs[f'{short}.{key[len("loss_"):]}'] = value.detach()
             metrics = record.metrics()
-            logs[f'{short}.drop'] = metrics['drop_fraction']
-            if 'router_accuracy' in metrics:
-                logs[f'{short}.router_acc'] = metrics['router_accuracy']
+            for key, log_key in _LOGGED_METRICS.items():
+                if key in metrics:
+                    logs[f'{short}.{log_key}'] = metrics[key]
         losses = {key: value / len(records) for key, value in totals.items()}
         losses.update(logs)
         return losses

@@ -7,7 +7,9 @@ Shape shorthand used throughout: ``B`` images, ``T`` tokens per image,
 A forward pass routes inside one :func:`routing_session` (targets in, one
 :class:`RoutingRecord` per MoE layer call out); every :class:`MoEFFN` is
 route -> mix -> record, and its backends (expert-parallel, tutel) replace
-the mixing step only.
+the mixing step only. Routings: top-k (vanilla MoE), DAMEX, GEM's fixed map,
+ReMoE's ReLU router (:class:`ReLURouter`), and two layers that also change
+the mixing: Soft MoE (:class:`SoftMoEFFN`) and MoE++ (:class:`MoEPlusPlusFFN`).
 """
 from .dispatch import DispatchPlan, combine, expert_capacity, gather, make_dispatch
 from .expert_map import ExpertMap
@@ -17,9 +19,15 @@ from .losses import (cv_squared, damex_ce_loss, importance_load_loss, importance
                      load_loss, switch_loss)
 from .noise import stream_preserving_generator
 from .plan import RoutingPlan, routing_metrics
-from .routers import ROUTERS, DatasetAwareRouter, FixedMapRouter, TopKRouter, build_router
+from .moe_plus_plus import MoEPlusPlusFFN, MoEPlusPlusRouter
+from .routers import (ROUTERS, DatasetAwareRouter, FixedMapRouter, ReLURouter, TopKRouter,
+                      build_router, register_router)
 from .session import (RoutingRecord, RoutingRecorder, RoutingSession, current_session,
                       routing_session)
+from .soft_moe import SoftMoEFFN, SoftMoERouter, groups_from_attention_mask
+
+# MoE layer classes by name (``moe_cfg.layer=dict(type=...)``)
+MOE_LAYERS = {cls.__name__: cls for cls in (MoEFFN, SoftMoEFFN, MoEPlusPlusFFN)}
 
 __all__ = [
     'RoutingRecord', 'RoutingRecorder', 'RoutingSession', 'current_session',
@@ -28,5 +36,7 @@ __all__ = [
     'MoEFFN', 'dense_ffn_tensors', 'stream_preserving_generator',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
     'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
-    'FixedMapRouter', 'TopKRouter', 'build_router'
+    'FixedMapRouter', 'TopKRouter', 'ReLURouter', 'build_router', 'register_router',
+    'SoftMoEFFN', 'SoftMoERouter', 'groups_from_attention_mask', 'MoEPlusPlusFFN',
+    'MoEPlusPlusRouter', 'MOE_LAYERS'
 ]

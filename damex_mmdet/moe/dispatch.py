@@ -82,7 +82,8 @@ class DispatchPlan:
 
 
 def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int,
-                  capacity_factor: float, batch_prioritized: bool = False) -> DispatchPlan:
+                  capacity_factor: float, batch_prioritized: bool = False,
+                  active: Tensor = None) -> DispatchPlan:
     """Group assignments by expert and apply the capacity.
 
     Args:
@@ -92,12 +93,14 @@ def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int
         capacity_factor (float): see :func:`expert_capacity`.
         batch_prioritized (bool): keep the most confident tokens first
             when an expert overflows (instead of token order).
+        active (Tensor, optional): (N, K) bool, assignments to dispatch at all
+            (None: all); inactive ones take no capacity and are not kept.
 
     Returns:
         DispatchPlan: the plan.
     """
     num_tokens, top_k = expert_index.shape
-    if top_k == 1 and not batch_prioritized:
+    if top_k == 1 and not batch_prioritized and active is None:
         plan = _top1_without_drops(expert_index, combine_weight, num_experts, capacity_factor)
         if plan is not None:
             return plan
@@ -109,12 +112,15 @@ def make_dispatch(expert_index: Tensor, combine_weight: Tensor, num_experts: int
     flat_expert = expert_index[token_order].t().reshape(-1)  # (K*N,) k-major
     flat_token = token_order.repeat(top_k)
     flat_slot = torch.arange(top_k, device=expert_index.device).repeat_interleave(num_tokens)
+    if active is not None:
+        used = active[token_order].t().reshape(-1)
+        flat_expert, flat_token, flat_slot = flat_expert[used], flat_token[used], flat_slot[used]
     sorted_expert, order = torch.sort(flat_expert, stable=True)
     loads = torch.bincount(sorted_expert, minlength=num_experts)
     starts = loads.cumsum(0) - loads
     position = torch.arange(order.numel(), device=order.device) - starts[sorted_expert]
     capacity = expert_capacity(num_tokens, num_experts, top_k, capacity_factor,
-                               int(loads.max()) if num_tokens else 0)
+                               int(loads.max()) if flat_expert.numel() else 0)
     keep = position < capacity
     order = order[keep]
     token = flat_token[order]

@@ -182,7 +182,18 @@ class ExpertParallelMoEFFN(MoEFFN):
 
         Returns:
             ExpertParallelMoEFFN: shares the router with ``layer``.
+
+        Raises:
+            ValueError: ``layer`` overrides the mixing (Soft MoE, MoE++).
         """
+        if (type(layer).mix is not MoEFFN.mix
+                or type(layer).route_and_mix is not MoEFFN.route_and_mix):
+            raise ValueError(
+                f'{type(layer).__name__} mixes tokens its own way (Soft MoE slots, MoE++ '
+                'zero-computation experts), which the expert-parallel exchange does not '
+                'implement; expert parallelism supports MoEFFN with any router that returns a '
+                'dispatch plan (top-k, DAMEX, GEM, ReMoE). Train this layer without '
+                'expert_parallel.')
         rank, world_size = _rank_and_size(group)
         # MoEFFN.__init__ would allocate all E experts again: copy the settings instead
         parallel = cls.__new__(cls)
@@ -234,7 +245,8 @@ class ExpertParallelMoEFFN(MoEFFN):
         _, world_size = _rank_and_size(self.group)
         local = self.experts.num_experts
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
-                                 self.active_capacity_factor, self.batch_prioritized)
+                                 self.active_capacity_factor, self.batch_prioritized,
+                                 plan.active)
         # 1. counts: row s of `recv` = rows rank s sends to each of my L experts
         send_counts = torch.tensor(dispatch.counts, dtype=torch.long, device=flat.device)
         recv = torch.empty_like(send_counts)

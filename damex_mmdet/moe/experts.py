@@ -103,8 +103,9 @@ class GroupedFFNFunction(torch.autograd.Function):
         ctx.empty = False
         ctx.counts, ctx.activate, ctx.relu = counts, activate, relu
         if any(ctx.needs_input_grad[:5]):
-            ctx.save_for_backward(x, w1, w2)
-            ctx.acts = saved  # intermediates: kept as attributes, freed after backward
+            # the per-expert intermediates too: autograd frees them after the backward (and
+            # keeps them for another one under retain_graph=True)
+            ctx.save_for_backward(x, w1, w2, *saved)
         return out
 
     @staticmethod
@@ -112,8 +113,7 @@ class GroupedFFNFunction(torch.autograd.Function):
         if ctx.empty:
             zeros = [grad_out.new_zeros(shape) for shape in ctx.shapes]
             return (grad_out.new_zeros(0, zeros[0].shape[1]), *zeros, None, None)
-        x, w1, w2 = ctx.saved_tensors
-        acts, ctx.acts = ctx.acts, None
+        x, w1, w2, *acts = ctx.saved_tensors
         grad_x = torch.empty_like(x)
         grads = [torch.empty_like(w) for w in (w1, w2)]
         grad_b1 = w1.new_empty(w1.shape[0], w1.shape[2])

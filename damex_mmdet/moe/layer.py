@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts
-from .plan import RoutingPlan
+from .plan import RoutingPlan, routing_metrics
 from .routers import build_router
 from .session import current_session
 
@@ -141,11 +141,20 @@ class MoEFFN(nn.Module):
         self.batch_first = batch_first
         self.add_identity = add_identity
         self.init_mode = init_mode
-        self.router = build_router(router, embed_dims, num_experts)
+        self.router = build_router(router, embed_dims, self._router_columns())
+        if hasattr(self.router, 'slot_logits') and (type(self).route_and_mix
+                                                    is MoEFFN.route_and_mix):
+            raise ValueError("SoftMoERouter makes the slot logits of Soft MoE, which mixes tokens "
+                             "differently: use moe_cfg layer=dict(type='SoftMoEFFN') (or build "
+                             'SoftMoEFFN) instead of MoEFFN.')
         self.experts = BatchedExperts(num_experts, embed_dims, feedforward_channels, act_cfg,
                                       ffn_drop)
         self.dropout_layer = _build_dropout(dropout_layer)
         self.experts.reset_parameters(init_mode)
+
+    def _router_columns(self) -> int:
+        """Number of gate columns: one per expert (MoE++ adds its cheap experts)."""
+        return self.num_experts
 
     @property
     def active_capacity_factor(self) -> float:
@@ -206,23 +215,49 @@ class MoEFFN(nn.Module):
         batch, tokens, dims = x.shape
         flat = x.reshape(batch * tokens, dims)
         session = current_session()
-        if session is None:
-            if self.training and self.router.needs_session:
-                raise RuntimeError(
-                    f'{type(self).__name__} with {type(self.router).__name__} ran a training '
-                    'forward outside a routing session, so its auxiliary loss / dataset '
-                    'targets would be lost: use it inside an MoE detector (DAMEXDINO, '
-                    "MoEDeformableDETR, MoEDETR or type='MoEDetector'), or wrap the forward in "
-                    '`with routing_session(model, image_targets) as session:` and turn '
-                    'session.records into losses.')
-            targets = generator = None
-        else:
-            targets, generator = session.token_targets(batch, tokens), session.generator
-        plan = self.router(flat, targets, generator)
-        out, kept = self.mix(flat, plan)
+        if session is None and self.training and self.router.needs_session:
+            raise RuntimeError(
+                f'{type(self).__name__} with {type(self.router).__name__} ran a training '
+                'forward outside a routing session, so its auxiliary loss / dataset '
+                'targets / token groups would be lost: use it inside an MoE detector '
+                "(DAMEXDINO, MoEDeformableDETR, MoEDETR or type='MoEDetector'), or wrap the "
+                'forward in `with routing_session(model, image_targets) as session:` and turn '
+                'session.records into losses.')
+        plan, out, kept = self.route_and_mix(flat, (batch, tokens), session)
         if session is not None:
             session.record(self, plan, kept, (batch, tokens))
         return out.view(batch, tokens, dims)
+
+    def route_and_mix(self, flat: Tensor, batch_shape: tuple,
+                      session=None) -> Tuple[RoutingPlan, Tensor, Tensor]:
+        """One MoE step on flat tokens: :meth:`route`, then :meth:`mix`.
+
+        Args:
+            flat (Tensor): (N, D) tokens, N = B * T in batch-first order.
+            batch_shape (tuple): ``(B, T)``.
+            session (RoutingSession, optional): the open routing session.
+
+        Returns:
+            tuple: the plan, the (N, D) mixture and the (N, K) kept mask.
+        """
+        plan = self.route(flat, batch_shape, session)
+        out, kept = self.mix(flat, plan)
+        return plan, out, kept
+
+    def route(self, flat: Tensor, batch_shape: tuple, session=None) -> RoutingPlan:
+        """The router's plan for (N, D) tokens, with the session's targets and noise source."""
+        if session is None:
+            return self.router(flat, None, None)
+        return self.router(flat, session.token_targets(*batch_shape), session.generator)
+
+    def routing_metrics(self, plan: RoutingPlan, kept: Tensor) -> dict:
+        """Detached statistics of one call (:func:`~damex_mmdet.moe.plan.routing_metrics`,
+        plus the router's own, e.g. ReMoE's L1 coefficient)."""
+        metrics = routing_metrics(plan, kept)
+        extra = getattr(self.router, 'extra_metrics', None)
+        if extra is not None:
+            metrics.update(extra())
+        return metrics
 
     def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:
         """Send tokens to their experts and combine the outputs (the backend step).
@@ -236,7 +271,8 @@ class MoEFFN(nn.Module):
             (N, K) bool, the assignments kept within capacity.
         """
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, self.num_experts,
-                                 self.active_capacity_factor, self.batch_prioritized)
+                                 self.active_capacity_factor, self.batch_prioritized,
+                                 plan.active)
         expert_out = self.experts(gather(flat, dispatch), dispatch.counts)
         return combine(expert_out, dispatch, flat.shape[0]), dispatch.kept
 

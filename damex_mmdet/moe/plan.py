@@ -24,12 +24,18 @@ class RoutingPlan:
             to ``logits`` without gate noise).
         target (Tensor, optional): (N,) long expert ``h(d)`` per token,
             ``-1`` where unknown; ``None`` when no dataset info was given.
+        active (Tensor, optional): (N, K) bool, which of the K assignments are
+            used at all; ``None`` means all. Routers with a variable number of
+            experts per token (ReLU routing, ReMoE) give K = E columns and
+            mark the experts whose gate is zero inactive: inactive
+            assignments are neither dispatched nor counted as load or drops.
     """
     expert_index: Tensor
     combine_weight: Tensor
     logits: Tensor
     noisy_logits: Tensor
     target: Optional[Tensor] = None
+    active: Optional[Tensor] = None
 
     @property
     def num_experts(self) -> int:
@@ -52,18 +58,28 @@ def routing_metrics(plan: RoutingPlan, kept: Tensor) -> dict:
 
     Returns:
         dict: ``load`` (E,) tokens dispatched to each expert (before
-        dropping), ``drop_fraction`` scalar, ``gate_entropy`` scalar mean
-        entropy of the gate (nats), ``router_accuracy`` scalar share of
-        tokens whose clean top-1 expert equals their target (only when
-        targets exist).
+        dropping), ``drop_fraction`` scalar share of the (active) assignments
+        dropped, ``gate_entropy`` scalar mean entropy of the gate (nats),
+        ``router_accuracy`` scalar share of tokens whose clean top-1 expert
+        equals their target (only when targets exist), ``active_experts``
+        scalar mean number of experts serving a token (only for plans with an
+        ``active`` mask).
     """
     probs = plan.probs
+    if plan.active is None:
+        load = torch.bincount(plan.expert_index.reshape(-1), minlength=plan.num_experts)
+        drop = 1.0 - kept.float().mean()
+    else:
+        load = torch.bincount(plan.expert_index[plan.active], minlength=plan.num_experts)
+        used = plan.active.sum()
+        drop = 1.0 - (kept & plan.active).sum() / used.clamp_min(1)
     metrics = dict(
-        load=torch.bincount(
-            plan.expert_index.reshape(-1), minlength=plan.num_experts).float(),
-        drop_fraction=1.0 - kept.float().mean(),
+        load=load.float(),
+        drop_fraction=drop,
         gate_entropy=-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean(),
     )
+    if plan.active is not None:
+        metrics['active_experts'] = plan.active.float().sum(-1).mean()
     if plan.target is not None:
         has_target = plan.target >= 0
         if bool(has_target.any()):

@@ -20,8 +20,15 @@ predictions to ground truth. Losses come back already weighted, keyed
   ``h`` by cross-entropy (eq. 9), optionally also balanced.
 - :class:`FixedMapRouter`: GEM; training dispatch follows ``h`` exactly, the
   gate learns to reproduce it so inference needs no dataset id.
+- :class:`ReLURouter`: ReMoE; ReLU gate, a variable number of experts per
+  token, L1 with an adaptive coefficient steering the sparsity.
+
+Soft MoE's and MoE++'s routers live with their layers
+(:mod:`~damex_mmdet.moe.soft_moe`, :mod:`~damex_mmdet.moe.moe_plus_plus`),
+since those routings also change how tokens are mixed.
 """
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
@@ -29,7 +36,10 @@ from .distributed_stats import global_importance_load_loss
 from .losses import damex_ce_loss, importance_load_loss, switch_loss
 from .plan import RoutingPlan
 
-__all__ = ['TopKRouter', 'DatasetAwareRouter', 'FixedMapRouter', 'ROUTERS', 'build_router']
+__all__ = [
+    'TopKRouter', 'DatasetAwareRouter', 'FixedMapRouter', 'ReLURouter', 'ROUTERS',
+    'register_router', 'build_router'
+]
 
 BALANCE_LOSSES = ('importance_load', 'switch')
 
@@ -253,10 +263,123 @@ class FixedMapRouter(DatasetAwareRouter):
         return index, weight
 
 
+class ReLURouter(TopKRouter):
+    """ReMoE (Wang et al., ICLR 2025): a ReLU gate with an adaptively weighted L1.
+
+    Every token is served by the experts whose gate ``relu(x W)`` is positive,
+    weighted by that value (no softmax, no top-k, no capacity: dropless). The
+    plan lists all ``E`` experts of a token, strongest first, with an
+    ``active`` mask marking the positive gates. Sparsity is steered by the L1
+    regulariser ``lambda * mean_t sum_e w_e * relu(x_t W)_e`` whose coefficient
+    follows the paper's rule after every training step,
+    ``lambda <- lambda * step ** sign(target_sparsity - sparsity)``, with
+    ``sparsity`` the share of zero gates of the step and ``target_sparsity =
+    1 - target_active / E``. With ``load_balanced=True`` (the paper's
+    load-balancing refinement) ``w_e = E * f_e / target_active``, ``f_e`` the
+    (detached) share of tokens expert e serves, so overloaded experts are
+    pushed harder towards zero; otherwise ``w_e = 1`` (plain L1).
+
+    Deviation from the paper, documented: every layer has its own
+    coefficient and steers its own sparsity (the paper shares one
+    coefficient over layers and steers the mean); in a distributed run the
+    sparsity is averaged over ranks first, so the coefficient stays equal
+    everywhere. The coefficient is a buffer: it is saved with the model, as
+    a resumed run must continue with it.
+
+    Args:
+        embed_dims (int): ``D``.
+        num_experts (int): ``E``.
+        target_active (float): mean number of experts per token to steer
+            towards (1 = the compute of top-1 routing). Default 1.
+        l1_init (float): initial coefficient (paper: 1e-8).
+        l1_step (float): multiplicative step ``> 1`` (paper: 1.2).
+        load_balanced (bool): weight the L1 by expert load (see above).
+    """
+
+    def __init__(self, embed_dims: int, num_experts: int, target_active: float = 1.0,
+                 l1_init: float = 1e-8, l1_step: float = 1.2, load_balanced: bool = True):
+        super().__init__(embed_dims, num_experts, top_k=num_experts, gate_noise=0.0,
+                         balance_weight=0.0)
+        if not 0 < target_active <= num_experts:
+            raise ValueError(f'target_active must be in (0, num_experts={num_experts}], '
+                             f'got {target_active}.')
+        if l1_init <= 0 or l1_step <= 1:
+            raise ValueError(f'l1_init must be > 0 and l1_step > 1, got {l1_init} and {l1_step}.')
+        self.target_active = float(target_active)
+        self.target_sparsity = 1.0 - self.target_active / num_experts
+        self.l1_step = float(l1_step)
+        self.load_balanced = load_balanced
+        self.register_buffer('l1_coefficient', torch.tensor(float(l1_init)))
+
+    @property
+    def needs_session(self) -> bool:
+        return True  # the L1 regulariser is computed from the session's records
+
+    def forward(self, x: Tensor, target: Tensor = None,
+                generator: torch.Generator = None) -> RoutingPlan:
+        """Route tokens: (N, D) -> plan with K = E columns, strongest first."""
+        logits = self.gate_logits(x)
+        gates = torch.relu(logits)
+        index = gates.detach().argsort(dim=-1, descending=True, stable=True)
+        weight = gates.gather(1, index)
+        return RoutingPlan(index, weight.to(x.dtype), logits, logits, target,
+                           active=weight.detach() > 0)
+
+    def losses(self, plan: RoutingPlan, ce_mask: Tensor = None,
+               balance_mask: Tensor = None) -> dict:
+        """``loss_sparsity`` over all tokens, then the coefficient update.
+
+        Args:
+            plan (RoutingPlan): this router's plan of the step.
+            ce_mask, balance_mask: unused (the regulariser covers every token,
+                since it steers the compute of every token).
+
+        Returns:
+            dict[str, Tensor]: ``{'loss_sparsity': lambda * L1}``.
+        """
+        gates = torch.relu(plan.logits)  # (N, E) in expert order
+        if gates.shape[0] == 0:
+            return {'loss_sparsity': plan.logits.sum() * 0.0}
+        weight = 1.0
+        if self.load_balanced:
+            with torch.no_grad():
+                share = (gates > 0).float().mean(0)  # f_e
+                weight = share * (self.num_experts / self.target_active)
+        l1 = (gates * weight).sum(-1).mean()
+        coefficient = self.l1_coefficient.clone()
+        if self.training:
+            self._update_coefficient(gates)
+        return {'loss_sparsity': coefficient * l1}
+
+    @torch.no_grad()
+    def _update_coefficient(self, gates: Tensor) -> None:
+        """``lambda <- lambda * step ** sign(target_sparsity - sparsity)`` (in place)."""
+        sparsity = (gates == 0).float().mean()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(sparsity)
+            sparsity /= dist.get_world_size()
+        direction = torch.sign(self.target_sparsity - sparsity)
+        self.l1_coefficient.mul_(self.l1_step**direction)
+
+    def extra_metrics(self) -> dict:
+        """``{'l1_coefficient': lambda}`` (for the logs)."""
+        return {'l1_coefficient': self.l1_coefficient.detach().clone()}
+
+    def extra_repr(self):
+        return (f'num_experts={self.num_experts}, target_active={self.target_active}, '
+                f'l1_step={self.l1_step}, load_balanced={self.load_balanced}')
+
+
 ROUTERS = {
     cls.__name__: cls
-    for cls in (TopKRouter, DatasetAwareRouter, FixedMapRouter)
+    for cls in (TopKRouter, DatasetAwareRouter, FixedMapRouter, ReLURouter)
 }
+
+
+def register_router(cls: type) -> type:
+    """Make a router class buildable by name in ``router=dict(type=...)`` (decorator)."""
+    ROUTERS[cls.__name__] = cls
+    return cls
 
 
 def build_router(cfg: dict, embed_dims: int, num_experts: int) -> nn.Module:

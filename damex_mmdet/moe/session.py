@@ -22,7 +22,7 @@ closes while it is attached hands it a detached copy of its records.
 """
 import contextlib
 import contextvars
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Dict, Iterator, List, Optional
 
 import torch
@@ -58,15 +58,19 @@ class RoutingRecord:
     batch_shape: tuple
 
     def metrics(self) -> dict:
-        """Detached statistics (see :func:`~damex_mmdet.moe.plan.routing_metrics`)."""
-        return routing_metrics(self.plan, self.kept)
+        """Detached statistics: :func:`~damex_mmdet.moe.plan.routing_metrics` plus
+        what the layer adds (``layer.routing_metrics``, e.g. MoE++'s share of
+        tokens taking the cheap experts)."""
+        extra = getattr(self.layer, 'routing_metrics', None)
+        if extra is None:
+            return routing_metrics(self.plan, self.kept)
+        return extra(self.plan, self.kept)
 
     def detached(self) -> 'RoutingRecord':
         """A copy whose tensors do not hold the autograd graph."""
-        plan = RoutingPlan(*(None if value is None else value.detach()
-                             for value in (self.plan.expert_index, self.plan.combine_weight,
-                                           self.plan.logits, self.plan.noisy_logits,
-                                           self.plan.target)))
+        plan = replace(self.plan, **{
+            field.name: getattr(self.plan, field.name).detach()
+            for field in fields(self.plan) if getattr(self.plan, field.name) is not None})
         return replace(self, plan=plan, kept=self.kept.detach())
 
 
@@ -96,6 +100,13 @@ class RoutingSession:
         records (list[RoutingRecord]): one per MoE layer call, in call order.
         head_inputs (dict, optional): the detector's head inputs of this pass
             (for the foreground/matching token masks), when it reported them.
+        token_groups (Tensor, optional): (T,) long group id of each decoder
+            token, set by the detector before its decoder runs: tokens of one
+            group may see each other (DINO: each denoising group, and the
+            matching queries); layers that mix tokens (Soft MoE) mix only
+            within a group. None: one group per image.
+        carry (dict): what an MoE layer hands on to the next ones in this
+            pass (MoE++'s gating residual), keyed by the layer's choice.
     """
 
     def __init__(self, model: nn.Module, image_targets: Optional[Tensor] = None,
@@ -106,6 +117,18 @@ class RoutingSession:
         self.generator = generator
         self.records: List[RoutingRecord] = []
         self.head_inputs: Optional[dict] = None
+        self.token_groups: Optional[Tensor] = None
+        self.carry: dict = {}
+
+    def groups_for(self, tokens: int) -> Optional[Tensor]:
+        """The (T,) token groups when they describe sequences of ``tokens``, else None.
+
+        (An encoder MoE layer sees another token count than the decoder the
+        groups were given for; its tokens all see each other.)
+        """
+        if self.token_groups is None or self.token_groups.numel() != tokens:
+            return None
+        return self.token_groups
 
     def token_targets(self, batch: int, tokens: int) -> Optional[Tensor]:
         """(B * T,) per-token targets in batch-first order, or None.
@@ -145,6 +168,7 @@ class RoutingSession:
         copy._layer_names = self._layer_names
         copy.records = [record.detached() for record in self.records]
         copy.head_inputs = _detach_tree(self.head_inputs)
+        copy.token_groups = self.token_groups
         return copy
 
 

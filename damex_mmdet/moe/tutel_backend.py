@@ -39,7 +39,7 @@ from torch import Tensor
 from .dispatch import make_dispatch
 from .layer import MoEFFN
 from .plan import RoutingPlan
-from .routers import FixedMapRouter
+from .routers import FixedMapRouter, ReLURouter, TopKRouter
 
 __all__ = ['tutel_available', 'TutelMoEFFN']
 
@@ -77,13 +77,18 @@ class TutelMoEFFN(MoEFFN):
 
     Raises:
         ImportError: tutel is not installed (the message says how to get it).
-        ValueError: the router is a ``FixedMapRouter``.
+        ValueError: the router is a ``FixedMapRouter``, or does not route by
+            top-k (ReMoE, Soft MoE, MoE++).
     """
 
     def __init__(self, *args, **kwargs):
         if not tutel_available():
             raise ImportError(_INSTALL_HINT)
         super().__init__(*args, **kwargs)
+        if isinstance(self.router, ReLURouter) or not isinstance(self.router, TopKRouter):
+            raise ValueError(f"backend='tutel' chooses a fixed top-k on softmax scores; "
+                             f'{type(self.router).__name__} does not route that way: use '
+                             "backend='native'.")
         if isinstance(self.router, FixedMapRouter):
             raise ValueError("backend='tutel' cannot follow FixedMapRouter's fixed dataset->expert "
                              "dispatch (tutel chooses on the gate scores); use backend='native' "

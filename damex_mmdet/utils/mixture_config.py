@@ -14,6 +14,9 @@ dense     ``dino/dino-tiny_r18_1xb4-600i_...``         ``dino/dino-4scale_r50_..
 moe       ``moe/dino-moe-tiny_r18_1xb4-600i_...``      ``moe/dino-moe-4scale_r50_...``
 damex     ``damex/damex-dino-tiny_r18_1xb4-600i_...``  ``damex/damex-dino-4scale_r50_...``
 gem       ``gem/gem-dino-tiny_r18_1xb4-600i_...``      ``gem/gem-dino-4scale_r50_...``
+remoe     ``remoe/remoe-dino-tiny_r18_1xb4-600i_...``  ``remoe/remoe-dino-4scale_...``
+softmoe   ``softmoe/softmoe-dino-tiny_r18_...``        ``softmoe/softmoe-dino-4scale_...``
+moepp     ``moepp/moepp-dino-tiny_r18_1xb4-600i_...``  ``moepp/moepp-dino-4scale_...``
 ========  ==========================================  ==============================
 
 The default expert map gives every dataset its own expert (``num_experts`` =
@@ -28,19 +31,27 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 __all__ = ['BASE_CONFIGS', 'MIXTURE_METHODS', 'MixtureDataset', 'load_expert_map',
            'mixture_config_text', 'parse_dataset_arg', 'read_coco_classes']
 
-MIXTURE_METHODS = ('dense', 'moe', 'damex', 'gem')
+MIXTURE_METHODS = ('dense', 'moe', 'damex', 'gem', 'remoe', 'softmoe', 'moepp')
+# learned routings without a dataset->expert map (the map only reports router accuracy)
+_MAP_FREE = ('moe', 'remoe', 'softmoe', 'moepp')
 BASE_CONFIGS = {
     'tiny': {
         'dense': 'dino/dino-tiny_r18_1xb4-600i_damex-default.py',
         'moe': 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py',
         'damex': 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py',
         'gem': 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py',
+        'remoe': 'remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py',
+        'softmoe': 'softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py',
+        'moepp': 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py',
     },
     'r50': {
         'dense': 'dino/dino-4scale_r50_8xb2-12e_uodb.py',
         'moe': 'moe/dino-moe-4scale_r50_8xb2-12e_uodb.py',
         'damex': 'damex/damex-dino-4scale_r50_8xb2-12e_uodb.py',
         'gem': 'gem/gem-dino-4scale_r50_8xb2-12e_uodb.py',
+        'remoe': 'remoe/remoe-dino-4scale_r50_8xb2-12e_uodb.py',
+        'softmoe': 'softmoe/softmoe-dino-4scale_r50_8xb2-12e_uodb.py',
+        'moepp': 'moepp/moepp-dino-4scale_r50_8xb2-12e_uodb.py',
     },
 }
 # pipelines of the bases' dataset files, by base: (train, test with boxes, inference)
@@ -126,7 +137,8 @@ def mixture_config_text(datasets: Sequence[MixtureDataset], method: str, base: s
 
     Args:
         datasets (Sequence[MixtureDataset]): the mixture (at least one).
-        method (str): ``'dense' | 'moe' | 'damex' | 'gem'``.
+        method (str): one of :data:`MIXTURE_METHODS` (``'dense' | 'moe' | 'damex' |
+            'gem' | 'remoe' | 'softmoe' | 'moepp'``).
         base (str): ``'tiny'`` or ``'r50'`` (see the module docstring).
         expert_map (Mapping[str, Sequence[int]], optional): dataset ->
             experts for ``damex`` / ``gem``; default one expert per dataset.
@@ -159,7 +171,7 @@ def mixture_config_text(datasets: Sequence[MixtureDataset], method: str, base: s
                              f'{sorted(names)}; give one entry per dataset.')
         used = max(e for v in expert_map.values() for e in v) + 1
         if num_experts is None:
-            num_experts = len(names) if method == 'moe' else used
+            num_experts = len(names) if method in _MAP_FREE else used
         if num_experts < used:
             raise ValueError(f'num_experts={num_experts} but the expert map uses expert '
                              f'{used - 1}; give --num-experts {used} or more.')
@@ -197,7 +209,8 @@ def mixture_config_text(datasets: Sequence[MixtureDataset], method: str, base: s
     if moe:
         # _delete_: replace the base's map instead of merging the datasets into it
         mapping = pprint.pformat({'_delete_': True, **expert_map}, width=80, sort_dicts=False)
-        note = '  # vanilla MoE: used only to report router accuracy' if method == 'moe' else ''
+        note = (f'  # {method}: the map only reports router accuracy'
+                if method in _MAP_FREE else '')
         model.append(f'    moe_cfg=dict(num_experts={num_experts},{note}')
         model.append(f'                 expert_map={mapping}),')
     out += ['model = dict(', *model, ')', '']

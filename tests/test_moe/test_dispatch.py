@@ -84,3 +84,19 @@ def test_dropping_or_top2_is_not_a_permutation():
     assert not dropped.is_permutation and not top2.is_permutation
     x = torch.arange(6.0).view(3, 2)
     assert gather(x, dropped).tolist() == [[0.0, 1.0], [4.0, 5.0]]  # token 1 dropped
+
+
+def test_inactive_assignments_take_no_capacity_and_are_not_kept():
+    # ReLU routing: 3 tokens x 2 columns; token 0 uses both experts, token 1 expert 1 only,
+    # token 2 none. Capacity cf=1 -> ceil(1 * 2 * 3 / 2) = 3 per expert: nothing dropped.
+    index = torch.tensor([[0, 1], [1, 0], [0, 1]])
+    weight = torch.tensor([[0.5, 0.2], [0.7, 0.0], [0.0, 0.0]])
+    active = weight > 0
+    plan = make_dispatch(index, weight, 2, capacity_factor=1.0, active=active)
+    assert plan.counts == [1, 2]
+    assert plan.token.tolist() == [0, 1, 0]  # by expert; first choices before second
+    assert plan.weight.tolist() == pytest.approx([0.5, 0.7, 0.2])
+    assert plan.kept.tolist() == [[True, True], [True, False], [False, False]]
+    x = torch.arange(6.0).view(3, 2)
+    out = combine(gather(x, plan), plan, 3)  # identity "experts"
+    assert torch.allclose(out, torch.stack([x[0] * 0.7, x[1] * 0.7, torch.zeros(2)]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from damex_mmdet.moe import MoEFFN
+from damex_mmdet.moe import MoEFFN, routing_session
 from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, all_to_all_rows,
                                              clip_grad_norm_expert_parallel,
                                              convert_to_expert_parallel, expert_parameter_names,
@@ -17,15 +17,18 @@ from damex_mmdet.testing.processes import spawn_ranks
 
 D, H, E, T = 8, 16, 4, 3
 # per-rank batch sizes (images of T tokens): unequal token counts, and a rank with none
-BATCHES = {'topk2': (3, 2), 'one_sided': (3, 2), 'empty_rank': (2, 0)}
+# 'relu': ReMoE's ReLU router, a variable number of experts per token
+BATCHES = {'topk2': (3, 2), 'one_sided': (3, 2), 'empty_rank': (2, 0), 'relu': (3, 2)}
 EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
 
 
 def _layer(case):
     torch.manual_seed(0)
     top_k = 2 if case == 'topk2' else 1
-    layer = MoEFFN(D, H, num_experts=E, router=dict(type='TopKRouter', top_k=top_k,
-                                                    gate_noise=0.0, balance_weight=0.0))
+    router = dict(type='TopKRouter', top_k=top_k, gate_noise=0.0, balance_weight=0.0)
+    if case == 'relu':
+        router = dict(type='ReLURouter')
+    layer = MoEFFN(D, H, num_experts=E, router=router)
     if case == 'one_sided':
         # expert = argmax of the first E dims: rank 0's tokens only use experts 0, 1
         with torch.no_grad():
@@ -54,7 +57,8 @@ def _worker(rank, init_file, out_dir):
         layer = ExpertParallelMoEFFN.from_moe(full)
         x, cot = (t[rank] for t in _tokens(case))
         x.requires_grad_(True)
-        out = layer(x)
+        with routing_session(layer):
+            out = layer(x)
         (out * cot).sum().backward()
         grads = {}
         for name in EXPERT_PARAMS:
@@ -136,7 +140,8 @@ def _reference(case):
     layer = _layer(case)
     xs, cots = _tokens(case)
     x = torch.cat(xs).requires_grad_(True)
-    out = layer(x)
+    with routing_session(layer):
+        out = layer(x)
     (out * torch.cat(cots)).sum().backward()
     return layer, x, out
 

@@ -60,3 +60,13 @@ def test_no_token_at_all_still_gives_zero_gradients(ffn_drop):
     for name, param in experts.named_parameters():
         assert param.grad is not None and param.grad.shape == param.shape, name
         assert param.grad.abs().sum() == 0, name
+
+
+def test_grouped_backward_can_run_twice_with_retain_graph():
+    torch.manual_seed(0)
+    experts = BatchedExperts(2, 4, 8)
+    x = torch.randn(5, 4, requires_grad=True)
+    out = experts(x, [2, 3])
+    first, = torch.autograd.grad(out.sum(), x, retain_graph=True)
+    second, = torch.autograd.grad(out.sum(), x)
+    assert torch.equal(first, second) and first.abs().sum() > 0

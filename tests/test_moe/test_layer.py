@@ -151,3 +151,24 @@ def test_recorder_gets_detached_records_of_every_session_closed_while_attached()
     assert session.records[0].plan.logits.requires_grad  # the session itself keeps the graph
     record = sessions[0].records[0]
     assert not record.plan.logits.requires_grad and record.plan.target.tolist() == [0] * 3 + [1] * 3
+
+
+def test_relu_routing_sums_every_active_expert_weighted_by_its_gate():
+    torch.manual_seed(0)
+    moe = MoEFFN(4, 8, num_experts=3, router=dict(type='ReLURouter'))
+    with torch.no_grad():
+        moe.router.gate.weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0],
+                                                   [0, 0, 1.0, 0]]))
+    x = torch.tensor([[[2.0, 1.0, -1.0, 0.0], [-1.0, -2.0, -3.0, 5.0]]])
+    with routing_session(moe):
+        out = moe(x)
+    e = moe.experts
+
+    def expert(i, token):
+        return torch.relu(token @ e.w1[i] + e.b1[i]) @ e.w2[i] + e.b2[i]
+
+    token = x[0, 0]
+    expected = x[0, 0] + 2.0 * expert(0, token) + 1.0 * expert(1, token)
+    assert torch.allclose(out[0, 0], expected, atol=1e-5)
+    # every gate of the second token is <= 0: no expert, the residual only
+    assert torch.equal(out[0, 1], x[0, 1])

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from damex_mmdet.moe import DatasetAwareRouter, FixedMapRouter, TopKRouter, build_router
+from damex_mmdet.moe import (DatasetAwareRouter, FixedMapRouter, ReLURouter, RoutingPlan,
+                             TopKRouter, build_router, routing_metrics)
 
 
 def _router_with_gate(cls, weight, **kwargs):
@@ -83,3 +84,90 @@ def test_build_router_errors():
         build_router(dict(type='Nope'), 4, 2)
     with pytest.raises(ValueError, match='balance_loss'):
         build_router(dict(type='TopKRouter', balance_loss='x'), 4, 2)
+
+
+# ------------------------------------------------------------------ ReMoE (ReLURouter)
+def _relu_router(weight, **kwargs):
+    router = ReLURouter(weight.shape[1], weight.shape[0], **kwargs)
+    with torch.no_grad():
+        router.gate.weight.copy_(weight)
+    return router
+
+
+def test_relu_router_serves_every_expert_with_a_positive_gate_strongest_first():
+    router = _relu_router(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+    plan = router(torch.tensor([[2.0, -1.0], [1.0, 3.0], [-1.0, -1.0]]))
+    # logits: [2, -1, -2], [1, 3, -1], [-1, -1, 1]
+    assert plan.expert_index[:, 0].tolist() == [0, 1, 2]
+    assert plan.active.tolist() == [[True, False, False], [True, True, False],
+                                    [True, False, False]]
+    assert plan.combine_weight.tolist() == [[2.0, 0.0, 0.0], [3.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    assert plan.expert_index[1, :2].tolist() == [1, 0]
+    metrics = routing_metrics(plan, torch.ones(3, 3, dtype=torch.bool))
+    assert metrics['load'].tolist() == [2.0, 1.0, 1.0]  # active assignments only
+    assert float(metrics['active_experts']) == pytest.approx(4 / 3)
+    assert float(metrics['drop_fraction']) == 0.0
+
+
+@pytest.mark.parametrize('load_balanced,expected', [(False, 3.0), (True, 5.0)])
+def test_relu_router_l1_by_hand(load_balanced, expected):
+    # gates relu(logits) = [[1, 0], [3, 2]]; plain L1 = mean(1, 5) = 3; load-balanced:
+    # f = [1, 0.5], w = E / k * f = [2, 1] -> mean(1 * 2, 3 * 2 + 2 * 1) = 5
+    router = ReLURouter(2, 2, target_active=1.0, l1_init=0.5, load_balanced=load_balanced)
+    logits = torch.tensor([[1.0, -1.0], [3.0, 2.0]])
+    plan = RoutingPlan(torch.zeros(2, 2, dtype=torch.long), logits.relu(), logits, logits,
+                       active=logits > 0)
+    loss = router.losses(plan)['loss_sparsity']
+    assert float(loss) == pytest.approx(0.5 * expected)
+
+
+@pytest.mark.parametrize('zeros,factor', [(1, 1.2), (3, 1.0), (4, 1 / 1.2)])
+def test_relu_router_coefficient_follows_the_sign_rule(zeros, factor):
+    # E = 4, target 1 active -> target sparsity 0.75; one token whose gates have `zeros`
+    # zeros: sparsity 0.25 is too dense (raise), 0.75 on target (keep), 1.0 too sparse (lower)
+    router = ReLURouter(4, 4, target_active=1.0, l1_init=1e-3, l1_step=1.2)
+    logits = torch.tensor([[1.0] * (4 - zeros) + [-1.0] * zeros])
+    plan = RoutingPlan(torch.zeros_like(logits, dtype=torch.long), logits.relu(), logits,
+                       logits, active=logits > 0)
+    loss = router.train().losses(plan)['loss_sparsity']
+    # the loss of this step uses the coefficient before the update (w_e = 4 * f_e)
+    plain = float((logits.relu() * (logits > 0).float().mean(0) * 4).sum(-1).mean())
+    assert float(loss) == pytest.approx(1e-3 * plain)
+    assert float(router.l1_coefficient) == pytest.approx(1e-3 * factor)
+    router.eval().losses(plan)  # evaluation never steers
+    assert float(router.l1_coefficient) == pytest.approx(1e-3 * factor)
+    assert 'l1_coefficient' in router.state_dict()
+
+
+def _train_relu_router(regularise: bool, steps: int = 300):
+    """Mean active experts per token over the last 100 steps of a task that wants every gate on."""
+    torch.manual_seed(0)
+    router = ReLURouter(8, 4, target_active=1.0, l1_init=1e-2, l1_step=1.2).train()
+    optimizer = torch.optim.Adam(router.parameters(), lr=0.005)
+    x = torch.randn(256, 8) + 1.0
+    history = []
+    for _ in range(steps):
+        plan = router(x)
+        loss = -plan.combine_weight.clamp(max=1.0).mean()
+        if regularise:
+            loss = loss + router.losses(plan)['loss_sparsity']
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(float(plan.active.float().sum(-1).mean()))
+    return history[0], sum(history[-100:]) / 100
+
+
+def test_relu_router_l1_steers_the_active_experts_to_the_target():
+    start, regularised = _train_relu_router(True)
+    _, free = _train_relu_router(False)
+    assert start > 1.5
+    assert regularised == pytest.approx(1.0, abs=0.25)
+    assert free > 2.5  # without the L1 the task turns most gates on
+
+
+def test_relu_router_rejects_bad_targets():
+    with pytest.raises(ValueError, match='target_active'):
+        ReLURouter(4, 4, target_active=5)
+    with pytest.raises(ValueError, match='l1_step'):
+        ReLURouter(4, 4, l1_step=1.0)

@@ -4,7 +4,7 @@ import json
 import pytest
 from mmengine.config import Config
 
-from damex_mmdet.utils.mixture_config import (MixtureDataset, load_expert_map,
+from damex_mmdet.utils.mixture_config import (MIXTURE_METHODS, MixtureDataset, load_expert_map,
                                               mixture_config_text, parse_dataset_arg)
 
 
@@ -23,7 +23,7 @@ def datasets(tmp_path):
             MixtureDataset('cells', _coco_folder(tmp_path / 'Cells', ['cell', 'debris']))]
 
 
-@pytest.mark.parametrize('method', ['dense', 'moe', 'damex', 'gem'])
+@pytest.mark.parametrize('method', MIXTURE_METHODS)
 def test_config_inherits_the_method_and_replaces_data_and_map(datasets, method, tmp_path):
     path = tmp_path / f'{method}.py'
     path.write_text(mixture_config_text(datasets, method))
@@ -40,6 +40,9 @@ def test_config_inherits_the_method_and_replaces_data_and_map(datasets, method, 
         assert cfg.model.moe_cfg.num_experts == 2
     if method == 'gem':
         assert cfg.model.moe_cfg.router.type == 'FixedMapRouter'
+    routers = dict(remoe='ReLURouter', softmoe='SoftMoERouter', moepp='MoEPlusPlusRouter')
+    if method in routers:
+        assert cfg.model.moe_cfg.router.type == routers[method]
 
 
 def test_errors(datasets, tmp_path):

@@ -1,12 +1,15 @@
-"""One DINO training iteration with DAMEX MoE layers vs dense DINO, side by side.
+"""One DINO training iteration with MoE layers vs dense DINO, side by side.
 
-Both models come from the tiny configs of the built-in benchmark (ResNet-18,
-2+3 layers, FFN 512, 100 queries); DAMEX converts decoder layers 0 and 2
-into 4-expert MoE FFNs. Iterations (forward, loss, backward, AdamW step) on
-the same fixed batch are interleaved so both see the same machine load; the
-median time per iteration and the ratio are printed, with parameter counts.
+Every model comes from the tiny configs of the built-in benchmark (ResNet-18,
+2+3 layers, FFN 512, 100 queries); the MoE variants convert decoder layers 0
+and 2 into 4-expert MoE layers (DAMEX by default; vanilla MoE, GEM, ReMoE,
+Soft MoE and MoE++ with ``--variants``). Iterations (forward, loss, backward,
+AdamW step) on the same fixed batch are interleaved so all see the same
+machine load; the median time per iteration, its ratio to dense and the
+parameter counts are printed.
 
     python tools/benchmarks/bench_dino_step.py [--repeats 10] [--batch 4] [--size 128]
+    python tools/benchmarks/bench_dino_step.py --variants damex remoe softmoe moepp
 """
 import argparse
 import os.path as osp
@@ -24,7 +27,12 @@ import damex_mmdet  # noqa: F401
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 VARIANTS = dict(
     dense='dino/dino-tiny_r18_1xb4-600i_damex-default.py',
-    damex='damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py')
+    moe='moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py',
+    damex='damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py',
+    gem='gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py',
+    remoe='remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py',
+    softmoe='softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py',
+    moepp='moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py')
 NAMES = ('watercolor', 'comic', 'street', 'signs', 'kitchen', 'xray')
 
 
@@ -50,9 +58,13 @@ def main():
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--variants', nargs='+', default=['damex'],
+                        choices=sorted(set(VARIANTS) - {'dense'}),
+                        help='MoE variants to time next to dense (default: damex)')
     args = parser.parse_args()
     models, optims, batches = {}, {}, {}
-    for name, rel in VARIANTS.items():
+    for name in ['dense'] + [v for v in args.variants if v != 'dense']:
+        rel = VARIANTS[name]
         torch.manual_seed(0)
         model = MODELS.build(Config.fromfile(osp.join(CONFIGS, rel)).model).to(args.device)
         model.init_weights()
@@ -76,15 +88,18 @@ def main():
             if step >= 2:
                 times[name].append(time.perf_counter() - start)
     params = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
-    dense, damex = (statistics.median(times[n]) for n in ('dense', 'damex'))
+    median = {n: statistics.median(t) for n, t in times.items()}
     print(f'device={args.device} threads={torch.get_num_threads()} batch={args.batch} '
           f'size={args.size} repeats={args.repeats}')
-    print('| model | params | s / iter |')
-    print('|---|---|---|')
-    print(f"| dense DINO | {params['dense'] / 1e6:.2f} M | {dense:.3f} |")
-    print(f"| DAMEX-DINO | {params['damex'] / 1e6:.2f} M | {damex:.3f} |")
-    print(f'DAMEX / dense time ratio: {damex / dense:.3f}; extra parameters: '
-          f"{(params['damex'] - params['dense']) / 1e6:.2f} M (experts local on one device)")
+    print('| model | params | s / iter | time ratio to dense | extra params |')
+    print('|---|---|---|---|---|')
+    for name in models:
+        print(f"| {name} | {params[name] / 1e6:.2f} M | {median[name]:.3f} | "
+              f"{median[name] / median['dense']:.3f} | "
+              f"{(params[name] - params['dense']) / 1e6:+.2f} M |")
+    for name in models:
+        if name != 'dense':
+            print(f"{name} / dense time ratio: {median[name] / median['dense']:.3f}")
 
 
 if __name__ == '__main__':

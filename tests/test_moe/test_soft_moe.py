@@ -1,0 +1,137 @@
+import pytest
+import torch
+
+from damex_mmdet.moe import (MoEFFN, SoftMoEFFN, groups_from_attention_mask, routing_session)
+from damex_mmdet.moe.expert_parallel import ExpertParallelMoEFFN
+
+
+def _expert(layer, i, tokens):
+    e = layer.experts
+    return torch.relu(tokens @ e.w1[i] + e.b1[i]) @ e.w2[i] + e.b2[i]
+
+
+def _layer(experts=3, slots=1, normalize=False, dims=4):
+    torch.manual_seed(0)
+    return SoftMoEFFN(dims, 8, num_experts=experts, add_identity=False,
+                      router=dict(type='SoftMoERouter', slots_per_expert=slots,
+                                  normalize=normalize)).eval()
+
+
+def test_identical_tokens_one_slot_per_expert_by_hand():
+    # identical tokens: every slot is the token itself (dispatch softmax is uniform), and every
+    # token combines the E expert outputs with softmax(x Phi)
+    layer = _layer()
+    token = torch.tensor([0.5, -1.0, 2.0, 0.3])
+    x = token.expand(1, 5, 4).clone()
+    out = layer(x)
+    weights = (token @ layer.router.phi).softmax(-1)
+    expected = sum(weights[i] * _expert(layer, i, token) for i in range(3))
+    assert torch.allclose(out, expected.expand(1, 5, 4), atol=1e-5)
+
+
+def test_one_expert_one_slot_every_token_gets_the_expert_of_the_dispatch_mixture():
+    layer = _layer(experts=1)
+    x = torch.randn(2, 6, 4)
+    out = layer(x)
+    for b in range(2):
+        mixture = ((x[b] @ layer.router.phi).softmax(0) * x[b]).sum(0)
+        assert torch.allclose(out[b], _expert(layer, 0, mixture).expand(6, 4), atol=1e-5)
+
+
+def test_slots_per_expert_and_normalisation_keep_the_convex_mixtures():
+    layer = _layer(experts=2, slots=3, normalize=True)
+    x = torch.randn(1, 7, 4)
+    logits = layer.router.slot_logits(x)
+    assert logits.shape == (1, 7, 6)
+    # normalised tokens and columns, scale 1: every logit is a cosine
+    assert float(logits.detach().abs().max()) <= 1.0 + 1e-6
+    out = layer(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_no_information_crosses_token_groups_or_images():
+    layer = _layer(experts=2, slots=2).train()
+    x = torch.randn(2, 7, 4, requires_grad=True)
+    groups = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    with routing_session(layer) as session:
+        session.token_groups = groups
+        out = layer(x)
+    for b in range(2):
+        for t in range(7):
+            grad, = torch.autograd.grad(out[b, t].sum(), x, retain_graph=True)
+            same = (groups == groups[t])
+            assert grad[1 - b].abs().sum() == 0  # the other image: exactly zero
+            assert torch.all(grad[b][~same] == 0)  # other groups: exactly zero
+            assert grad[b][same].abs().sum() > 0
+    # one group (no groups in the session): tokens of a group do see the others
+    with routing_session(layer):
+        mixed = layer(x)
+    grad, = torch.autograd.grad(mixed[0, 6].sum(), x)
+    assert grad[0, 0].abs().sum() > 0
+
+
+def test_groups_are_ignored_for_another_sequence_length():
+    layer = _layer()
+    x = torch.randn(1, 5, 4)
+    with routing_session(layer) as session:
+        session.token_groups = torch.tensor([0, 1])  # given for a 2-token decoder
+        out = layer(x)
+    assert torch.allclose(out, layer(x))
+
+
+def test_groups_from_dino_denoising_mask():
+    from mmdet.models.layers.transformer.dino_layers import CdnQueryGenerator
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    generator = CdnQueryGenerator(num_classes=3, embed_dims=8, num_matching_queries=5,
+                                  label_noise_scale=0.5, box_noise_scale=1.0,
+                                  group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=8))
+    samples = []
+    for count in (1, 2):
+        sample = DetDataSample(metainfo=dict(img_shape=(32, 32)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor([[1.0, 1.0, 10.0, 10.0]] * count), labels=torch.zeros(count).long())
+        samples.append(sample)
+    torch.manual_seed(0)
+    _, _, mask, meta = generator(samples)
+    groups = groups_from_attention_mask(mask)
+    num_dn = meta['num_denoising_queries']
+    num_groups = meta['num_denoising_groups']
+    per_group = num_dn // num_groups
+    expected = torch.cat([torch.arange(num_groups).repeat_interleave(per_group),
+                          torch.full((5, ), num_groups)])
+    assert torch.equal(groups, expected)
+
+
+def test_non_block_masks_are_refused():
+    mask = torch.zeros(3, 3, dtype=torch.bool)
+    mask[0, 2] = mask[2, 0] = True  # 0~1, 1~2 but not 0~2: no partition
+    with pytest.raises(ValueError, match='block-structured'):
+        groups_from_attention_mask(mask)
+
+
+def test_training_outside_a_session_is_refused_and_options_checked():
+    layer = _layer().train()
+    with pytest.raises(RuntimeError, match='routing session'):
+        layer(torch.randn(1, 3, 4))
+    with pytest.raises(ValueError, match='drops no token'):
+        SoftMoEFFN(4, 8, num_experts=2, capacity_factor=1.25)
+    with pytest.raises(ValueError, match='SoftMoERouter'):
+        SoftMoEFFN(4, 8, num_experts=2, router=dict(type='TopKRouter'))
+    with pytest.raises(ValueError, match="layer=dict\\(type='SoftMoEFFN'\\)"):
+        MoEFFN(4, 8, num_experts=2, router=dict(type='SoftMoERouter'))
+    with pytest.raises(ValueError, match='expert-parallel'):
+        ExpertParallelMoEFFN.from_moe(_layer())
+
+
+def test_recorded_plan_summarises_the_combine_shares():
+    layer = _layer(experts=2, slots=2)
+    x = torch.randn(1, 4, 4)
+    with routing_session(layer) as session:
+        layer(x)
+    (record, ) = session.records
+    # share of each token's output produced by each expert: its slots' combine weights summed
+    shares = (x[0] @ layer.router.phi).softmax(-1).view(4, 2, 2).sum(-1)
+    assert torch.allclose(record.plan.probs, shares, atol=1e-5)
+    assert record.plan.expert_index[:, 0].tolist() == shares.argmax(-1).tolist()
+    assert bool(record.kept.all()) and float(record.metrics()['drop_fraction']) == 0.0
