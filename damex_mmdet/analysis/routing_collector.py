@@ -202,7 +202,8 @@ def collect_routing(model, dataloader, dataset_names: Optional[Sequence[str]] = 
         meta = getattr(getattr(dataloader, 'dataset', None), 'metainfo', None) or {}
         dataset_names = meta.get('dataset_names')
     expert_map = detector.expert_map.to_dict() if detector.expert_map is not None else None
-    num_experts = next(iter(detector.moe_layers.values())).num_experts
+    # columns of the plans: the experts, and MoE++'s zero-computation experts after them
+    num_experts = next(iter(detector.moe_layers.values())).num_routes
     accumulator = RoutingAccumulator(num_experts, dataset_names, expert_map)
     bar = None
     if progress and hasattr(dataloader, '__len__'):

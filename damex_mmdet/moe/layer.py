@@ -141,7 +141,7 @@ class MoEFFN(nn.Module):
         self.batch_first = batch_first
         self.add_identity = add_identity
         self.init_mode = init_mode
-        self.router = build_router(router, embed_dims, self._router_columns())
+        self.router = build_router(router, embed_dims, self.num_routes)
         if hasattr(self.router, 'slot_logits') and (type(self).route_and_mix
                                                     is MoEFFN.route_and_mix):
             raise ValueError("SoftMoERouter makes the slot logits of Soft MoE, which mixes tokens "
@@ -152,8 +152,13 @@ class MoEFFN(nn.Module):
         self.dropout_layer = _build_dropout(dropout_layer)
         self.experts.reset_parameters(init_mode)
 
-    def _router_columns(self) -> int:
-        """Number of gate columns: one per expert (MoE++ adds its cheap experts)."""
+    @property
+    def num_routes(self) -> int:
+        """Gate columns a token can be routed to: the experts (MoE++ adds its cheap ones).
+
+        The width of every plan's ``logits`` / ``probs`` and the range of
+        ``expert_index`` (``num_experts`` counts the FFN experts only).
+        """
         return self.num_experts
 
     @property

@@ -169,7 +169,7 @@ class MoEPlusPlusFFN(MoEFFN):
         if router.setdefault('type', 'MoEPlusPlusRouter') != 'MoEPlusPlusRouter':
             raise ValueError(f"MoEPlusPlusFFN needs router type 'MoEPlusPlusRouter', got "
                              f"{router['type']!r}.")
-        # read by _router_columns while MoEFFN.__init__ builds the router
+        # read by num_routes while MoEFFN.__init__ builds the router
         self.cheap_kinds = sum(([kind] * n for kind, n in zip(CHEAP_KINDS, counts)), [])
         num_experts = kwargs.get('num_experts', 8)
         router['num_ffn_experts'] = num_experts
@@ -181,7 +181,9 @@ class MoEPlusPlusFFN(MoEFFN):
         self.constant_gates = nn.Parameter(torch.empty(num_constant_experts, 2, dims))
         self._reset_constants()
 
-    def _router_columns(self) -> int:
+    @property
+    def num_routes(self) -> int:
+        """FFN experts, then the cheap ones (the gate's columns)."""
         return self.num_experts + len(self.cheap_kinds)
 
     @torch.no_grad()
@@ -206,7 +208,7 @@ class MoEPlusPlusFFN(MoEFFN):
 
     def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:
         """FFN experts on their tokens, the cheap experts in closed form: (N, D), (N, K)."""
-        columns = self._router_columns()
+        columns = self.num_routes
         dispatch = make_dispatch(plan.expert_index, plan.combine_weight, columns,
                                  self.active_capacity_factor, self.batch_prioritized, plan.active)
         rows = gather(flat, dispatch)

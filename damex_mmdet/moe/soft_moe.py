@@ -140,7 +140,11 @@ class SoftMoERouter(nn.Module):
 
 
 class SoftMoEFFN(MoEFFN):
-    """:class:`MoEFFN` with Soft MoE mixing (same constructor and checkpoint layout).
+    """:class:`MoEFFN` with Soft MoE mixing.
+
+    Same constructor and expert tensors as :class:`MoEFFN` (a dense checkpoint
+    is upcycled the same way); the router holds ``phi`` (and ``scale``)
+    instead of a gate matrix.
 
     Args:
         router (dict): ``dict(type='SoftMoERouter', slots_per_expert=1,

@@ -1,4 +1,5 @@
 """RoutingAccumulator on known routing; collect_routing end to end on a tiny DAMEX-DINO."""
+import copy
 import math
 
 import numpy as np
@@ -147,3 +148,16 @@ def test_records_of_another_batch_size_are_rejected_before_counting():
         acc.add([record('dec0', torch.full((4, 2), 0.5), (2, 2))], ['a'])
     acc.add([record('dec0', torch.full((2, 2), 0.5), (1, 2))], ['a'])
     assert acc.result().num_images.tolist() == [1]
+
+
+def test_collect_routing_counts_moe_plus_plus_cheap_experts_as_columns(tiny_model_cfg, loader):
+    from mmdet.registry import MODELS
+    cfg = copy.deepcopy(tiny_model_cfg)
+    cfg['moe_cfg'].update(layer=dict(type='MoEPlusPlusFFN'),
+                          router=dict(type='MoEPlusPlusRouter', top_k=2))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    stats = collect_routing(model, loader, progress=False)
+    assert stats.num_experts == 2 + 3  # two FFN experts, then zero / copy / constant
+    np.testing.assert_array_equal(stats.top1_count_all.sum(-1), stats.token_count)

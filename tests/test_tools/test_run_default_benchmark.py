@@ -106,3 +106,27 @@ def test_recorded_spread_reads_the_committed_results_format(tmp_path):
     assert (n, low, high) == (2, 0.5, 0.6) and mean == pytest.approx(0.55)
     assert tool.recorded_spread('moe', path=str(path)) is None
     assert tool.recorded_spread('damex', path=str(tmp_path / 'missing.json')) is None
+
+
+def test_every_named_variant_builds_the_model_it_describes():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    tool = load_script(TOOL)
+    args = tool.parse_args(['--work-dir', 'unused'])
+    kinds = {}
+    for name, spec in tool.VARIANTS.items():
+        cfg = tool.build_config(name, spec, 0, args)
+        model = MODELS.build(cfg.model)
+        layers = getattr(model, 'moe_layers', {})
+        kinds[name] = sorted({(type(m).__name__, type(m.router).__name__)
+                              for m in layers.values()})
+    assert kinds['dense'] == kinds['dense-jitter'] == []
+    assert kinds['remoe'] == [('MoEFFN', 'ReLURouter')]
+    assert kinds['softmoe'] == [('SoftMoEFFN', 'SoftMoERouter')]
+    assert kinds['moepp'] == [('MoEPlusPlusFFN', 'MoEPlusPlusRouter')]
+    assert kinds['gem'] == [('MoEFFN', 'FixedMapRouter')]
+    jitter = tool.build_config('dense-jitter', tool.VARIANTS['dense-jitter'], 0, args)
+    dense = tool.build_config('dense', tool.VARIANTS['dense'], 0, args)
+    assert jitter.optim_wrapper.optimizer.lr == pytest.approx(dense.optim_wrapper.optimizer.lr *
+                                                              (1 + 1e-6))
