@@ -39,14 +39,23 @@ def test_one_expert_one_slot_every_token_gets_the_expert_of_the_dispatch_mixture
 
 
 def test_slots_per_expert_and_normalisation_keep_the_convex_mixtures():
+    """E=2, S=3, normalised: the output is the paper's formula, written out by hand."""
     layer = _layer(experts=2, slots=3, normalize=True)
+    with torch.no_grad():
+        layer.router.scale.fill_(2.5)  # a learned scale other than 1 must multiply the cosines
     x = torch.randn(1, 7, 4)
     logits = layer.router.slot_logits(x)
     assert logits.shape == (1, 7, 6)
-    # normalised tokens and columns, scale 1: every logit is a cosine
-    assert float(logits.detach().abs().max()) <= 1.0 + 1e-6
-    out = layer(x)
-    assert out.shape == x.shape and torch.isfinite(out).all()
+    cosines = torch.nn.functional.normalize(x[0], dim=-1) @ torch.nn.functional.normalize(
+        layer.router.phi, dim=0)
+    torch.testing.assert_close(logits[0], 2.5 * cosines)
+    dispatch = logits[0].softmax(0)  # (T, E*S): every slot is a convex mixture of the tokens
+    combine = logits[0].softmax(1)  # (T, E*S): every token a convex mixture of the slots
+    torch.testing.assert_close(dispatch.sum(0), torch.ones(6))
+    torch.testing.assert_close(combine.sum(1), torch.ones(7))
+    slots_in = dispatch.t() @ x[0]  # (E*S, D); slots 0-2 go to expert 0, 3-5 to expert 1
+    slots_out = torch.cat([_expert(layer, s // 3, slots_in[s:s + 1]) for s in range(6)])
+    torch.testing.assert_close(layer(x)[0], combine @ slots_out, atol=1e-5, rtol=1e-5)
 
 
 def test_no_information_crosses_token_groups_or_images():
