@@ -52,8 +52,7 @@ import torch
 from mmdet.registry import MODELS
 
 from damex_mmdet.moe import (ExpertMap, FixedMapRouter, MoEFFN, current_session,
-                             groups_from_attention_mask, routing_session,
-                             stream_preserving_generator)
+                             routing_session, stream_preserving_generator)
 from .foreground import matching_foreground_mask, num_denoising_queries
 from .moe_conversion import MOE_LAYER_KEYS, convert_ffns_to_moe, swap_submodules
 
@@ -247,17 +246,16 @@ class MoEDetectorMixin:
         return head_inputs
 
     def forward_decoder(self, *args, **kwargs) -> dict:
-        """Stock decoder; its token groups go to the open routing session first.
+        """Stock decoder; its self-attention mask goes to the open routing session first.
 
-        The groups are the classes of mutual visibility of the decoder's
-        self-attention mask (DINO's ``dn_mask``: each denoising group, and the
-        matching queries), so that layers mixing tokens (Soft MoE) never mix
-        across it. Without a mask the session holds none (one group per image).
+        From it the session derives token groups, the classes of mutual
+        visibility (DINO's ``dn_mask``: each denoising group, and the matching
+        queries), when a layer that mixes tokens (Soft MoE) asks, so that it
+        never mixes across the mask. Without a mask: one group per image.
         """
         session = current_session()
-        mask = kwargs.get('dn_mask')
         if session is not None:
-            session.token_groups = None if mask is None else groups_from_attention_mask(mask)
+            session.attention_mask = kwargs.get('dn_mask')
         return super().forward_decoder(*args, **kwargs)
 
     def _forward(self, batch_inputs, batch_data_samples=None):

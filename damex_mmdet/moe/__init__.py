@@ -24,7 +24,8 @@ from .routers import (ROUTERS, DatasetAwareRouter, FixedMapRouter, ReLURouter, T
                       build_router, register_router)
 from .session import (RoutingRecord, RoutingRecorder, RoutingSession, current_session,
                       routing_session)
-from .soft_moe import SoftMoEFFN, SoftMoERouter, groups_from_attention_mask
+from .soft_moe import SoftMoEFFN, SoftMoERouter
+from .token_groups import groups_from_attention_mask
 
 # MoE layer classes by name (``moe_cfg.layer=dict(type=...)``)
 MOE_LAYERS = {cls.__name__: cls for cls in (MoEFFN, SoftMoEFFN, MoEPlusPlusFFN)}

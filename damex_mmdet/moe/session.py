@@ -30,6 +30,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from .plan import RoutingPlan, routing_metrics
+from .token_groups import groups_from_attention_mask
 
 __all__ = [
     'RoutingRecord', 'RoutingSession', 'RoutingRecorder', 'routing_session', 'current_session'
@@ -100,11 +101,16 @@ class RoutingSession:
         records (list[RoutingRecord]): one per MoE layer call, in call order.
         head_inputs (dict, optional): the detector's head inputs of this pass
             (for the foreground/matching token masks), when it reported them.
+        attention_mask (Tensor, optional): (T, T) bool self-attention mask of
+            the decoder (True: may not attend), set by the detector before its
+            decoder runs (DINO's ``dn_mask``); None: all tokens see each other.
         token_groups (Tensor, optional): (T,) long group id of each decoder
-            token, set by the detector before its decoder runs: tokens of one
-            group may see each other (DINO: each denoising group, and the
-            matching queries); layers that mix tokens (Soft MoE) mix only
-            within a group. None: one group per image.
+            token: tokens of one group may see each other (DINO: each
+            denoising group, and the matching queries); layers that mix tokens
+            (Soft MoE) mix only within a group. Derived from
+            ``attention_mask`` when first read (routings that treat tokens one
+            by one never pay for it, nor fail on a mask without groups), or
+            set directly. None: one group per image.
         carry (dict): what an MoE layer hands on to the next ones in this
             pass (MoE++'s gating residual), keyed by the layer's choice.
     """
@@ -117,8 +123,35 @@ class RoutingSession:
         self.generator = generator
         self.records: List[RoutingRecord] = []
         self.head_inputs: Optional[dict] = None
-        self.token_groups: Optional[Tensor] = None
+        self._attention_mask: Optional[Tensor] = None
+        self._token_groups: Optional[Tensor] = None
         self.carry: dict = {}
+
+    @property
+    def attention_mask(self) -> Optional[Tensor]:
+        """(T, T) bool decoder self-attention mask (True: may not attend), or None."""
+        return self._attention_mask
+
+    @attention_mask.setter
+    def attention_mask(self, mask: Optional[Tensor]) -> None:
+        self._attention_mask = mask
+        self._token_groups = None  # groups of the previous mask, if any, no longer hold
+
+    @property
+    def token_groups(self) -> Optional[Tensor]:
+        """(T,) group ids: set directly, else derived from ``attention_mask``.
+
+        Raises:
+            ValueError: the attention mask is not block-structured (see
+                :func:`groups_from_attention_mask`).
+        """
+        if self._token_groups is None and self.attention_mask is not None:
+            self._token_groups = groups_from_attention_mask(self.attention_mask)
+        return self._token_groups
+
+    @token_groups.setter
+    def token_groups(self, groups: Optional[Tensor]) -> None:
+        self._token_groups = groups
 
     def groups_for(self, tokens: int) -> Optional[Tensor]:
         """The (T,) token groups when they describe sequences of ``tokens``, else None.
@@ -126,9 +159,12 @@ class RoutingSession:
         (An encoder MoE layer sees another token count than the decoder the
         groups were given for; its tokens all see each other.)
         """
-        if self.token_groups is None or self.token_groups.numel() != tokens:
+        if self.attention_mask is not None and self.attention_mask.shape[-1] != tokens:
+            return None  # another sequence than the decoder's: no need to derive its groups
+        groups = self.token_groups
+        if groups is None or groups.numel() != tokens:
             return None
-        return self.token_groups
+        return groups
 
     def token_targets(self, batch: int, tokens: int) -> Optional[Tensor]:
         """(B * T,) per-token targets in batch-first order, or None.
@@ -168,7 +204,8 @@ class RoutingSession:
         copy._layer_names = self._layer_names
         copy.records = [record.detached() for record in self.records]
         copy.head_inputs = _detach_tree(self.head_inputs)
-        copy.token_groups = self.token_groups
+        copy._attention_mask = self._attention_mask
+        copy._token_groups = self._token_groups
         return copy
 
 

@@ -19,10 +19,11 @@ the self-attention mask says which those are: DINO's keeps every denoising
 group apart from the others, and keeps the matching queries from seeing any
 denoising query (which carry noised ground truth). The groups are therefore
 the classes of *mutual* visibility of the decoder's attention mask (one per
-denoising group, one for the matching queries; :func:`groups_from_attention_mask`),
-mixed separately for every image; the MoE detectors put them into the
-routing session before the decoder runs. Without a mask (inference,
-Deformable DETR, DETR) all queries of an image form one group. Images never
+denoising group, one for the matching queries; see :mod:`.token_groups`),
+mixed separately for every image; the MoE detectors hand the decoder's mask
+to the routing session, which derives the groups when a layer asks for
+them. Without a mask (inference, Deformable DETR, DETR) all queries of an
+image form one group. Images never
 share slots (per-image mixing, as the paper's per-sequence slots), so a
 prediction does not depend on the rest of its batch.
 
@@ -42,36 +43,7 @@ from .layer import MoEFFN
 from .plan import RoutingPlan
 from .routers import register_router
 
-__all__ = ['SoftMoERouter', 'SoftMoEFFN', 'groups_from_attention_mask']
-
-
-def groups_from_attention_mask(mask: Tensor) -> Tensor:
-    """Token groups of mutual visibility from a (T, T) boolean attention mask.
-
-    Args:
-        mask (Tensor): (T, T) bool, True where query i may *not* attend to key
-            j (mmdet's convention for ``self_attn_mask`` / DINO's ``dn_mask``).
-
-    Returns:
-        Tensor: (T,) long group ids ``0..G-1`` in order of first appearance.
-
-    Raises:
-        ValueError: mutual visibility is not a partition of the tokens (the
-            mask is not block-structured), so no grouping is leak-free.
-    """
-    if mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
-        raise ValueError(f'expected a (T, T) attention mask, got shape {tuple(mask.shape)}.')
-    visible = ~mask.bool()
-    mutual = visible & visible.t()
-    mutual.fill_diagonal_(True)
-    first = mutual.int().argmax(1)  # smallest token each token mutually sees
-    same = first[:, None] == first[None, :]
-    if not torch.equal(same, mutual):
-        raise ValueError('the attention mask is not block-structured: mutual visibility does '
-                         'not split the tokens into groups, so Soft MoE cannot mix tokens '
-                         'without letting information cross the mask.')
-    _, groups = torch.unique(first, sorted=True, return_inverse=True)
-    return groups
+__all__ = ['SoftMoERouter', 'SoftMoEFFN']
 
 
 @register_router

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from damex_mmdet.moe import (MoEFFN, SoftMoEFFN, groups_from_attention_mask, routing_session)
+from damex_mmdet.moe import MoEFFN, SoftMoEFFN, routing_session
 from damex_mmdet.moe.expert_parallel import ExpertParallelMoEFFN
 
 
@@ -86,37 +86,6 @@ def test_groups_are_ignored_for_another_sequence_length():
         session.token_groups = torch.tensor([0, 1])  # given for a 2-token decoder
         out = layer(x)
     assert torch.allclose(out, layer(x))
-
-
-def test_groups_from_dino_denoising_mask():
-    from mmdet.models.layers.transformer.dino_layers import CdnQueryGenerator
-    from mmdet.structures import DetDataSample
-    from mmengine.structures import InstanceData
-    generator = CdnQueryGenerator(num_classes=3, embed_dims=8, num_matching_queries=5,
-                                  label_noise_scale=0.5, box_noise_scale=1.0,
-                                  group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=8))
-    samples = []
-    for count in (1, 2):
-        sample = DetDataSample(metainfo=dict(img_shape=(32, 32)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.tensor([[1.0, 1.0, 10.0, 10.0]] * count), labels=torch.zeros(count).long())
-        samples.append(sample)
-    torch.manual_seed(0)
-    _, _, mask, meta = generator(samples)
-    groups = groups_from_attention_mask(mask)
-    num_dn = meta['num_denoising_queries']
-    num_groups = meta['num_denoising_groups']
-    per_group = num_dn // num_groups
-    expected = torch.cat([torch.arange(num_groups).repeat_interleave(per_group),
-                          torch.full((5, ), num_groups)])
-    assert torch.equal(groups, expected)
-
-
-def test_non_block_masks_are_refused():
-    mask = torch.zeros(3, 3, dtype=torch.bool)
-    mask[0, 2] = mask[2, 0] = True  # 0~1, 1~2 but not 0~2: no partition
-    with pytest.raises(ValueError, match='block-structured'):
-        groups_from_attention_mask(mask)
 
 
 def test_training_outside_a_session_is_refused_and_options_checked():
