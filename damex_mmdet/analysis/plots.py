@@ -16,7 +16,10 @@ from matplotlib.patches import Rectangle
 
 from .routing_stats import RoutingStats
 
-__all__ = ['plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison']
+__all__ = [
+    'plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison',
+    'plot_loss_divergence'
+]
 
 
 def _heatmap(ax, values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
@@ -195,4 +198,42 @@ def plot_comparison(comparison: Mapping[str, Mapping[str, dict]], metrics: Seque
     ax.set_ylabel('AP x 100')
     ax.legend(fontsize=8, ncols=min(len(variants), 4))
     ax.set_title(title, fontsize=10)
+    return _save(fig, out_png)
+
+
+def plot_loss_divergence(diffs: Mapping[str, Sequence[float]], baseline: str, out_png: str,
+                         title: str = '', floor: float = 1e-8) -> str:
+    """|loss difference to the baseline| per iteration, log scale, one line per run.
+
+    Bit-identical iterations (difference 0) are drawn at ``floor`` with
+    hollow markers, so the identical prefix is visible on a log axis.
+
+    Args:
+        diffs (Mapping): run -> (I,) absolute differences, iteration 1 first.
+        baseline (str): the run they are differences to (axis label).
+        out_png (str): output file.
+        title (str): figure title.
+        floor (float): where zeros are drawn.
+
+    Returns:
+        str: ``out_png``.
+    """
+    fig = Figure(figsize=(6.4, 3.6), layout='constrained')
+    ax = fig.subplots()
+    colors = matplotlib.colormaps['tab10']
+    for v, (name, values) in enumerate(diffs.items()):
+        values = np.asarray(values, dtype=float)
+        iters = np.arange(1, len(values) + 1)
+        color = colors(v % 10)
+        ax.plot(iters, np.maximum(values, floor), '-', color=color, label=name, linewidth=1.2)
+        zero = values == 0
+        ax.plot(iters[zero], np.full(int(zero.sum()), floor), 'o', mfc='none', color=color,
+                markersize=4)
+    ax.set_yscale('log')
+    ax.set_xlabel('training iteration')
+    ax.set_ylabel(f'|loss - loss of {baseline}|')
+    ax.axhline(floor, color='0.7', linewidth=0.8, linestyle=':')
+    ax.text(1, floor * 1.6, 'hollow: bit-identical', fontsize=7, color='0.4')
+    ax.legend(fontsize=8)
+    ax.set_title(title or f'per-iteration loss difference to {baseline}', fontsize=10)
     return _save(fig, out_png)
