@@ -85,20 +85,30 @@ class RoutingStatsHook(Hook):
     is attached for that iteration; for each MoE layer it saw: the share of tokens
     sent to each expert (``<layer>/load_e<i>``), the drop fraction, the gate
     entropy and, when dataset targets exist, the router accuracy against the
-    expert map. Scalars go to ``runner.visualizer`` (TensorBoard and other
-    backends configured in ``vis_backends``).
+    expert map, and for routers with a variable number of active experts
+    (ReMoE) the mean active experts per token (``<layer>/active``). Scalars go
+    to ``runner.visualizer`` (TensorBoard and other backends configured in
+    ``vis_backends``).
+
+    A layer whose tokens activate on average fewer than ``dead_fraction`` of
+    its router's ``target_active`` experts gets one warning: its ReLU gates
+    are closed for (almost) every token, so its experts receive no gradient
+    and the layer passes tokens through its residual only.
 
     Args:
         interval (int): logging interval in iterations. Default 50.
+        dead_fraction (float): see above. Default 0.1.
     """
 
     priority = 'BELOW_NORMAL'
 
-    def __init__(self, interval: int = 50):
+    def __init__(self, interval: int = 50, dead_fraction: float = 0.1):
         if interval < 1:
             raise ValueError(f'RoutingStatsHook interval must be >= 1, got {interval}.')
         self.interval = interval
+        self.dead_fraction = dead_fraction
         self._recorder = None
+        self._warned_dead = set()
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if self.every_n_train_iters(runner, self.interval) and _moe_model(runner) is not None:
@@ -123,4 +133,21 @@ class RoutingStatsHook(Hook):
             scalars[f'routing/{layer}/gate_entropy'] = float(metrics['gate_entropy'])
             if 'router_accuracy' in metrics:
                 scalars[f'routing/{layer}/router_acc'] = float(metrics['router_accuracy'])
+            if 'active_experts' in metrics:
+                active = float(metrics['active_experts'])
+                scalars[f'routing/{layer}/active'] = active
+                self._warn_if_dead(runner, record, active)
         runner.visualizer.add_scalars(scalars, step=runner.iter + 1)
+
+    def _warn_if_dead(self, runner, record, active: float) -> None:
+        target = getattr(getattr(record.layer, 'router', None), 'target_active', None)
+        if target is None or record.name in self._warned_dead:
+            return
+        if active < self.dead_fraction * target:
+            self._warned_dead.add(record.name)
+            runner.logger.warning(
+                f'{record.name}: {active:.3f} active experts per token at iteration '
+                f'{runner.iter + 1} (target {target:g}): its ReLU gates are closed for almost '
+                'every token, so its experts get no gradient and the layer passes tokens '
+                'through its residual only. A lower learning rate or a longer warm-up may '
+                'keep the gates open; this warning is given once per layer.')

@@ -186,3 +186,28 @@ def test_moe_checkpoint_into_a_dense_model_stops_before_loading():
     # a dense checkpoint into a dense model is none of the hook's business
     hook.after_load_checkpoint(fake_runner(torch.nn.Linear(1, 1)),
                                dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}))
+
+
+def _relu_route(active_rows):
+    """4 tokens x 2 experts listed; ``active_rows`` (4, 2) bool: which gates are open."""
+    index = torch.tensor([[0, 1]] * 4)
+    logits = torch.zeros(4, 2)
+    active = torch.tensor(active_rows)
+    return RoutingPlan(index, active.float(), logits, logits, None, active=active), \
+        torch.ones(4, 2, dtype=torch.bool)
+
+
+def test_routing_stats_log_active_experts_and_warn_once_about_closed_gates():
+    model = FakeMoEModel(routes={0: _relu_route([[True, False]] * 4),
+                                 2: _relu_route([[False, False]] * 4)})
+    for index in (0, 2):
+        model.decoder.layers[index].ffn.router = SimpleNamespace(target_active=1.0)
+    hook = RoutingStatsHook(interval=1)
+    runner = fake_runner(model)
+    train_iteration(hook, runner)
+    scalars, _ = runner.visualizer.calls[0]
+    assert scalars['routing/dec0/active'] == 1.0 and scalars['routing/dec2/active'] == 0.0
+    (warning, ) = runner.logger.warnings
+    assert warning.startswith('decoder.layers.2.ffn: 0.000 active experts per token')
+    train_iteration(hook, runner)
+    assert len(runner.logger.warnings) == 1  # once per layer
