@@ -75,7 +75,7 @@ _DEFAULTS = dict(
     balance_tokens='foreground')
 # routing metrics logged per layer in training: metric -> log key suffix
 _LOGGED_METRICS = dict(drop_fraction='drop', router_accuracy='router_acc',
-                       active_experts='active', l1_coefficient='l1_coef',
+                       active_experts='active', sparsity='sparsity', l1_coefficient='l1_coef',
                        cheap_fraction='cheap')
 # arguments of mmdet's DETR-family decoders (the stock decoder built before a registry one)
 _STOCK_DECODER_KEYS = ('num_layers', 'layer_cfg', 'post_norm_cfg', 'return_intermediate',
@@ -326,6 +326,7 @@ class MoEDetectorMixin:
             detached per-layer values ``<layer>.damex``, ``<layer>.balance``,
             ``<layer>.router_acc``, ``<layer>.drop`` and, where the routing
             has them, ``<layer>.active`` (ReMoE: experts per token),
+            ``<layer>.sparsity`` (its realised share of zero gates),
             ``<layer>.l1_coef``, ``<layer>.cheap`` (MoE++: share of
             assignments to zero-computation experts) (logged only).
         """

@@ -62,8 +62,9 @@ def routing_metrics(plan: RoutingPlan, kept: Tensor) -> dict:
         dropped, ``gate_entropy`` scalar mean entropy of the gate (nats),
         ``router_accuracy`` scalar share of tokens whose clean top-1 expert
         equals their target (only when targets exist), ``active_experts``
-        scalar mean number of experts serving a token (only for plans with an
-        ``active`` mask).
+        scalar mean number of experts serving a token and ``sparsity`` the
+        share of inactive assignments (only for plans with an ``active``
+        mask; ReMoE lists every expert, so this is the share of zero gates).
     """
     probs = plan.probs
     if plan.active is None:
@@ -72,7 +73,8 @@ def routing_metrics(plan: RoutingPlan, kept: Tensor) -> dict:
     else:
         load = torch.bincount(plan.expert_index[plan.active], minlength=plan.num_experts)
         used = plan.active.sum()
-        drop = 1.0 - (kept & plan.active).sum() / used.clamp_min(1)
+        # share of the active assignments that overflowed (0 when none is active)
+        drop = (used - (kept & plan.active).sum()) / used.clamp_min(1)
     metrics = dict(
         load=load.float(),
         drop_fraction=drop,
@@ -80,6 +82,7 @@ def routing_metrics(plan: RoutingPlan, kept: Tensor) -> dict:
     )
     if plan.active is not None:
         metrics['active_experts'] = plan.active.float().sum(-1).mean()
+        metrics['sparsity'] = 1.0 - plan.active.float().mean()
     if plan.target is not None:
         has_target = plan.target >= 0
         if bool(has_target.any()):

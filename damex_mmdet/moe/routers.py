@@ -327,7 +327,7 @@ class ReLURouter(TopKRouter):
 
     def losses(self, plan: RoutingPlan, ce_mask: Tensor = None,
                balance_mask: Tensor = None) -> dict:
-        """``loss_sparsity`` over all tokens, then the coefficient update.
+        """``loss_l1`` over all tokens, then the coefficient update.
 
         Args:
             plan (RoutingPlan): this router's plan of the step.
@@ -335,11 +335,11 @@ class ReLURouter(TopKRouter):
                 since it steers the compute of every token).
 
         Returns:
-            dict[str, Tensor]: ``{'loss_sparsity': lambda * L1}``.
+            dict[str, Tensor]: ``{'loss_l1': lambda * L1}``.
         """
         gates = torch.relu(plan.logits)  # (N, E) in expert order
         if gates.shape[0] == 0:
-            return {'loss_sparsity': plan.logits.sum() * 0.0}
+            return {'loss_l1': plan.logits.sum() * 0.0}
         weight = 1.0
         if self.load_balanced:
             with torch.no_grad():
@@ -349,7 +349,7 @@ class ReLURouter(TopKRouter):
         coefficient = self.l1_coefficient.clone()
         if self.training:
             self._update_coefficient(gates)
-        return {'loss_sparsity': coefficient * l1}
+        return {'loss_l1': coefficient * l1}
 
     @torch.no_grad()
     def _update_coefficient(self, gates: Tensor) -> None:

@@ -255,7 +255,7 @@ ROUTINGS = {
                   expert_map=None),
 }
 ROUTING_LOGS = {
-    'remoe': {'loss_sparsity', 'dec0.sparsity', 'dec0.active', 'dec0.l1_coef'},
+    'remoe': {'loss_l1', 'dec0.l1', 'dec0.sparsity', 'dec0.active', 'dec0.l1_coef'},
     'softmoe': {'dec0.drop'},
     'moepp': {'loss_balance', 'dec0.balance', 'dec0.cheap'},
 }

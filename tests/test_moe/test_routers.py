@@ -106,7 +106,18 @@ def test_relu_router_serves_every_expert_with_a_positive_gate_strongest_first():
     metrics = routing_metrics(plan, torch.ones(3, 3, dtype=torch.bool))
     assert metrics['load'].tolist() == [2.0, 1.0, 1.0]  # active assignments only
     assert float(metrics['active_experts']) == pytest.approx(4 / 3)
+    assert float(metrics['sparsity']) == pytest.approx(5 / 9)  # zero gates of 9
     assert float(metrics['drop_fraction']) == 0.0
+
+
+def test_all_gates_closed_is_full_sparsity_and_no_drop():
+    router = _relu_router(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+    plan = router(torch.tensor([[-1.0, -2.0], [-3.0, -0.5]]))
+    assert not bool(plan.active.any())
+    metrics = routing_metrics(plan, torch.zeros(2, 2, dtype=torch.bool))
+    assert float(metrics['active_experts']) == 0.0 and float(metrics['sparsity']) == 1.0
+    assert float(metrics['drop_fraction']) == 0.0  # nothing was assigned, nothing dropped
+    assert metrics['load'].tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize('load_balanced,expected', [(False, 3.0), (True, 5.0)])
@@ -117,7 +128,7 @@ def test_relu_router_l1_by_hand(load_balanced, expected):
     logits = torch.tensor([[1.0, -1.0], [3.0, 2.0]])
     plan = RoutingPlan(torch.zeros(2, 2, dtype=torch.long), logits.relu(), logits, logits,
                        active=logits > 0)
-    loss = router.losses(plan)['loss_sparsity']
+    loss = router.losses(plan)['loss_l1']
     assert float(loss) == pytest.approx(0.5 * expected)
 
 
@@ -129,7 +140,7 @@ def test_relu_router_coefficient_follows_the_sign_rule(zeros, factor):
     logits = torch.tensor([[1.0] * (4 - zeros) + [-1.0] * zeros])
     plan = RoutingPlan(torch.zeros_like(logits, dtype=torch.long), logits.relu(), logits,
                        logits, active=logits > 0)
-    loss = router.train().losses(plan)['loss_sparsity']
+    loss = router.train().losses(plan)['loss_l1']
     # the loss of this step uses the coefficient before the update (w_e = 4 * f_e)
     plain = float((logits.relu() * (logits > 0).float().mean(0) * 4).sum(-1).mean())
     assert float(loss) == pytest.approx(1e-3 * plain)
@@ -150,7 +161,7 @@ def _train_relu_router(regularise: bool, steps: int = 300):
         plan = router(x)
         loss = -plan.combine_weight.clamp(max=1.0).mean()
         if regularise:
-            loss = loss + router.losses(plan)['loss_sparsity']
+            loss = loss + router.losses(plan)['loss_l1']
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
