@@ -14,6 +14,7 @@ import json
 import math
 import os
 import os.path as osp
+import statistics
 from typing import Dict, List, Mapping, Optional, Sequence
 
 __all__ = ['THRESHOLDS', 'divergence_summary', 'divergence_rows', 'write_divergence_report']
@@ -56,9 +57,7 @@ def divergence_summary(baseline: Sequence[float], other: Sequence[float],
                              'not finite; a diverged run has no trace to compare.')
         diffs.append(abs(a - b))
     first = {level: _first_above(diffs, level) for level in thresholds}
-    late = sorted(diffs[n - max(1, n // 4):])
-    median_late = late[len(late) // 2] if len(late) % 2 else 0.5 * (
-        late[len(late) // 2 - 1] + late[len(late) // 2])
+    median_late = statistics.median(diffs[n - max(1, n // 4):])
     first_any = _first_above(diffs, 0.0)
     return dict(iterations=n, first_above=first, median_late=median_late,
                 identical_prefix=n if first_any is None else first_any - 1, diffs=diffs)
@@ -119,11 +118,11 @@ def write_divergence_report(traces: Mapping[str, Sequence[float]], baseline: str
         for i in range(longest):
             writer.writerow([i + 1] + [repr(float(v[i])) if i < len(v) else ''
                                        for v in traces.values()])
+    json_rows = [dict(row, first_above={f'{t:g}': i for t, i in row['first_above'].items()})
+                 for row in rows]  # JSON keys are strings: the levels as printed
     with open(paths['json'], 'w') as f:
-        json.dump(dict(baseline=baseline, thresholds=list(thresholds),
-                       rows=[{k: (v if k != 'first_above' else {f'{t:g}': i
-                                                                for t, i in v.items()})
-                              for k, v in row.items()} for row in rows]), f, indent=1)
+        json.dump(dict(baseline=baseline, thresholds=list(thresholds), rows=json_rows), f,
+                  indent=1)
     plot_loss_divergence({row['variant']: row['diffs'] for row in rows}, baseline,
                          paths['png'], title=title)
     return paths

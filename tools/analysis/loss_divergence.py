@@ -75,9 +75,11 @@ def trace_one(cfg, log):
     path = osp.join(cfg.work_dir, 'loss_trace.json')
     stamp = osp.join(cfg.work_dir, 'trace_config.sha256')
     key = hashlib.sha256(cfg.pretty_text.encode()).hexdigest()
-    if osp.exists(path) and osp.exists(stamp) and open(stamp).read() == key:
-        log(f'{cfg.work_dir}: reusing the finished trace')
-        return load_loss_trace(path)['loss']
+    if osp.exists(path) and osp.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == key:
+                log(f'{cfg.work_dir}: reusing the finished trace')
+                return load_loss_trace(path)['loss']
     start = time.time()
     Runner.from_cfg(cfg).train()
     with open(stamp, 'w') as f:
