@@ -41,7 +41,8 @@ def divergence_summary(baseline: Sequence[float], other: Sequence[float],
     Returns:
         dict: ``iterations`` compared, ``first_above`` {level: iteration or
         None}, ``identical_prefix`` (iterations before the first difference),
-        ``median_late`` (median |difference| over the last quarter).
+        ``median_late`` (median |difference| over the last quarter), ``diffs``
+        (the per-iteration |difference|, iteration 1 first).
 
     Raises:
         ValueError: no common iteration, or a loss is not finite.
