@@ -50,6 +50,9 @@ def test_report_files_and_tables(finished):
     md = (cwd / 'wd' / 'results.md').read_text()
     assert 'variant - baseline' in md and 'router acc' in md and 'xray AP50' in md
     assert '| cont-damex |' in md
+    # the seed planning table: one row per variant against the baseline, read from the pairs
+    assert 'How many seeds' in md and 'pairs needed to detect ±2 (80% power)' in md
+    assert [row[:2] for row in results['power'][1:]] == [['cont-damex', '2']]
 
 
 def test_continuation_starts_from_the_same_seeds_dense_checkpoint(finished):
