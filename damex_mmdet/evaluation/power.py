@@ -23,7 +23,7 @@ numbers plan the next runs; they are not a result.
 import math
 from typing import List, Mapping, Optional
 
-from scipy import optimize, stats
+from scipy import integrate, optimize, stats
 
 __all__ = ['paired_t_power', 'pairs_needed', 'detectable_difference', 'power_table_rows']
 
@@ -55,8 +55,20 @@ def paired_t_power(effect: float, std: float, n: int, alpha: float = 0.05) -> fl
     df = n - 1
     critical = stats.t.ppf(1 - alpha / 2, df)
     noncentrality = abs(effect) * math.sqrt(n) / std
-    return float(stats.nct.sf(critical, df, noncentrality)
-                 + stats.nct.cdf(-critical, df, noncentrality))
+    # T = (Z + noncentrality) / (U / sqrt(df)), U ~ chi(df) independent of Z ~ N(0, 1):
+    # P(|T| > c) = E_U[P(Z > c U / sqrt(df) - nc) + P(Z < -c U / sqrt(df) - nc)].
+    # Integrated here because scipy's nct returns NaN for some far lower tails.
+    scale = critical / math.sqrt(df)
+
+    def rejected(u: float) -> float:
+        return float((stats.norm.sf(scale * u - noncentrality)
+                      + stats.norm.cdf(-scale * u - noncentrality)) * stats.chi.pdf(u, df))
+
+    # chi(df) has its mass within sqrt(df) ± 10 (its standard deviation is below 0.8)
+    centre = math.sqrt(df)
+    value, _ = integrate.quad(rejected, max(0.0, centre - 10), centre + 10,
+                              points=[centre], epsabs=1e-13, epsrel=1e-11, limit=200)
+    return min(1.0, max(0.0, value))
 
 
 def pairs_needed(effect: float, std: float, power: float = 0.8, alpha: float = 0.05,

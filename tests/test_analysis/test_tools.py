@@ -1,5 +1,6 @@
 """tools/analysis/*.py end to end on a tiny DAMEX-DINO config and checkpoint."""
 import copy
+import json
 import os.path as osp
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from mmengine.config import Config
 
 from damex_mmdet.analysis import RoutingStats
+from damex_mmdet.evaluation.power import paired_t_power
 from damex_mmdet.testing.scripts import load_script
 
 TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis')
@@ -86,3 +88,19 @@ def test_results_table_tool(tmp_path, capsys):
     assert rows[1] == ['DAMEX', '61.8', '56.0', '58.9']
     assert '| DAMEX  | 61.8  | 56.0 | 58.9 |' in capsys.readouterr().out
     assert osp.isfile(tmp_path / 'o' / 'results_table.md')
+
+
+def test_plan_seeds_reads_a_committed_comparison(capsys):
+    results = osp.join(osp.dirname(__file__), '..', '..', 'docs', 'results',
+                       'default_benchmark', 'results.json')
+    rows = load_tool('plan_seeds').main([results, '--target-diff', '2'])
+    assert 'paired to \'dense\'' in capsys.readouterr().out
+    damex = next(r for r in rows if r[0] == 'damex')
+    with open(results) as f:
+        diff = json.load(f)['comparison']['damex']['mean/bbox_mAP']['difference']
+    std = 100 * diff['std']
+    assert damex[1] == str(diff['n']) and damex[2] == f'{std:.1f}'
+    needed = int(damex[4])  # the fewest pairs that detect 2 AP with this noise
+    assert paired_t_power(2.0, std, needed) >= 0.8 > paired_t_power(2.0, std, needed - 1)
+    with pytest.raises(SystemExit, match="no metric 'mean/nothing'"):
+        load_tool('plan_seeds').main([results, '--metric', 'mean/nothing'])
