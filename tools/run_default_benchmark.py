@@ -315,9 +315,11 @@ def execute(plan, jobs, log, report_only=False):
             if jobs == 1:  # show the run's own progress, and keep it in run.log
                 proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True)
-                for line in proc.stdout:
+                for line in proc.stdout:  # flushed: `tail -f run.log` follows the run
                     sys.stdout.write(line)
+                    sys.stdout.flush()
                     out.write(line)
+                    out.flush()
                 code = proc.wait()
             else:
                 code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT)
