@@ -382,7 +382,7 @@ def report(summaries, variants, baseline, out_dir, target_diff=2.0):
     lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
               '']
     power_rows = power_table_rows(comparison, 'mean/bbox_mAP', target_diff)
-    if len(power_rows) > 1:
+    if any(row[2] != 'n/a' for row in power_rows[1:]):  # some variant has 2+ pairs
         lines += ['How many seeds: power of the paired t test on mean AP (x 100), with the '
                   'standard deviation of the paired differences observed so far as the noise '
                   '(an estimate: it plans the next runs, it is not a result).', '',
