@@ -382,7 +382,8 @@ def report(summaries, variants, baseline, out_dir, target_diff=2.0):
     lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
               '']
     power_rows = power_table_rows(comparison, 'mean/bbox_mAP', target_diff)
-    if any(row[2] != 'n/a' for row in power_rows[1:]):  # some variant has 2+ pairs
+    pairs = [entry['mean/bbox_mAP']['difference'] for entry in comparison.values()]
+    if any(d is not None and d['n'] >= 2 for d in pairs):  # one pair estimates no noise
         lines += ['How many seeds: power of the paired t test on mean AP (x 100), with the '
                   'standard deviation of the paired differences observed so far as the noise '
                   '(an estimate: it plans the next runs, it is not a result).', '',

@@ -133,3 +133,24 @@ def test_every_named_variant_builds_the_model_it_describes():
     dense = tool.build_config('dense', tool.VARIANTS['dense'], 0, args)
     assert jitter.optim_wrapper.optimizer.lr == pytest.approx(dense.optim_wrapper.optimizer.lr *
                                                               (1 + 1e-6))
+
+
+def test_seed_planning_table_needs_two_pairs(tmp_path):
+    """One seed gives no noise estimate: no planning table; two seeds: one row per variant."""
+    tool = load_script(TOOL)
+    names = tool.dataset_names(tool.VARIANTS['dense'][0])
+    keys = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
+
+    def summary(value):
+        return dict(metrics={k: value for k in keys}, train_seconds=1.0)
+
+    # damex - dense = +0.02 and +0.04 AP (x 100: 2 and 4): std of the pairs 1.4 AP
+    runs = {('dense', 0): summary(0.60), ('damex', 0): summary(0.62),
+            ('dense', 1): summary(0.50), ('damex', 1): summary(0.54)}
+    one_seed = {run: s for run, s in runs.items() if run[1] == 0}
+    md = tool.report(one_seed, tool.VARIANTS, 'dense', str(tmp_path / 'one'))
+    assert 'How many seeds' not in md
+    md = tool.report(runs, tool.VARIANTS, 'dense', str(tmp_path / 'two'))
+    assert 'How many seeds' in md
+    power = json.loads((tmp_path / 'two' / 'results.json').read_text())['power']
+    assert [row[:3] for row in power[1:]] == [['damex', '2', '1.4']]
