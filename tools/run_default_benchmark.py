@@ -14,7 +14,9 @@ reports mean ± std over seeds and the paired difference to the dense baseline
 with a 95% interval. ``--variants`` picks any of the named variants below
 (controls and continuation runs included), ``--variant NAME=CONFIG [KEY=VALUE
 ...]`` adds one of your own. Runs are resumable: a (variant, seed) whose
-``summary.json`` matches its config is not trained again.
+``summary.json`` matches its config is not trained again, and an interrupted
+one continues from its last checkpoint (every ``--checkpoint-interval``
+iterations) and ends bit for bit where an uninterrupted run would.
 
     python tools/run_default_benchmark.py [--compare] [--seeds 3] [--jobs 2]
         [--variants dense damex ...] [--variant mine=configs/x.py model.moe_cfg.num_experts=8]
@@ -119,6 +121,9 @@ def parse_args(argv=None):
                         help='mean AP difference (x 100) to plan seeds for: the report says '
                         'how many paired seeds detect it at 80%% power (default 2.0, DAMEX minus '
                         'dense DINO on UODB in the paper)')
+    parser.add_argument('--checkpoint-interval', type=int, default=100,
+                        help='write a checkpoint every N iterations (the last one kept): an '
+                        'interrupted run resumes from it, bit for bit (default 100)')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: report the finished runs (e.g. while others run)')
     parser.add_argument('--run-config', default=None, help=argparse.SUPPRESS)
@@ -188,6 +193,45 @@ def build_config(variant, spec, seed, args, load_from=None):
     return cfg
 
 
+def enable_resume(cfg, interval, directory):
+    """Checkpoint every ``interval`` iterations and continue from this run's last checkpoint.
+
+    Neither changes what the run computes (a resumed run ends bit for bit
+    where the uninterrupted one ends), so they are applied after the
+    fingerprint is taken.
+
+    Returns:
+        str or None: the checkpoint the run resumes from.
+    """
+    cfg.default_hooks.checkpoint.interval = min(interval, cfg.train_cfg.max_iters)
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 1
+    resume_from = None
+    if osp.exists(osp.join(directory, 'last_checkpoint')):
+        resume_from = final_checkpoint(directory)
+        if osp.exists(resume_from):
+            # load_from names this run's own checkpoint: a continuation variant's
+            # start (its parent's checkpoint) must not be taken for a resume point
+            cfg.load_from, cfg.resume = resume_from, True
+        else:
+            resume_from = None
+    return resume_from
+
+
+def read_text(path):
+    """The content of ``path``, or None when it does not exist."""
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return f.read()
+
+
+def clear_run_dir(directory):
+    """Remove the checkpoints and summary of another config's run in ``directory``."""
+    for name in os.listdir(directory):
+        if name in ('summary.json', 'last_checkpoint', 'fingerprint') or name.endswith('.pth'):
+            os.remove(osp.join(directory, name))
+
+
 def run_dir(work_dir, variant, seed):
     return osp.join(work_dir, variant, f'seed{seed}')
 
@@ -215,13 +259,15 @@ def run_one(config_path, threads):
     if threads:
         torch.set_num_threads(threads)
     cfg = Config.fromfile(config_path)
+    # says early how long this run takes here (not in run_config.py: changes no result)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TimeEstimateHook')]
     runner = Runner.from_cfg(cfg)
     start = time.time()
     runner.train()
     train_s = time.time() - start
     metrics = {k: float(v) for k, v in runner.test().items()}
     summary = dict(train_seconds=round(train_s, 1), threads=torch.get_num_threads(),
-                   metrics=metrics)
+                   metrics=metrics, resumed_from=cfg.load_from if cfg.get('resume') else None)
     model = runner.model
     if hasattr(model, 'moe_layers'):
         stats = collect_routing(model, runner.test_dataloader)
@@ -302,16 +348,23 @@ def execute(plan, jobs, log, report_only=False):
             log(f'{variant} seed {seed}: not finished, left out of the report')
             return None
         os.makedirs(directory, exist_ok=True)
-        if osp.exists(osp.join(directory, 'summary.json')):  # of another config: retrain
-            os.remove(osp.join(directory, 'summary.json'))
+        started = osp.join(directory, 'fingerprint')  # of the run that wrote the checkpoints
+        if read_text(started) != key:
+            clear_run_dir(directory)  # another config's run (or none): start afresh
+        with open(started, 'w') as f:
+            f.write(key)
+        resume_from = enable_resume(cfg, plan.args.checkpoint_interval, directory)
         config_path = osp.join(directory, 'run_config.py')
         with config_lock:
             cfg.dump(config_path)
-        log(f'{variant} seed {seed}: training ({directory}/run.log)')
+        if resume_from:
+            log(f'{variant} seed {seed}: resuming from {resume_from} ({directory}/run.log)')
+        else:
+            log(f'{variant} seed {seed}: training ({directory}/run.log)')
         command = [sys.executable, osp.abspath(__file__), '--run-config', config_path,
                    '--threads', str(threads)]
         start = time.time()
-        with open(osp.join(directory, 'run.log'), 'w') as out:
+        with open(osp.join(directory, 'run.log'), 'a' if resume_from else 'w') as out:
             if jobs == 1:  # show the run's own progress, and keep it in run.log
                 proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True)
@@ -375,12 +428,14 @@ def report(summaries, variants, baseline, out_dir, target_diff=2.0):
         baseline = next(iter(results))
     comparison = compare_variants(results, ap_metrics + acc_metrics, baseline)
     seeds = sorted({seed for _, seed in summaries})
-    lines = [f'Seeds {seeds}; AP x 100, mean ± std over seeds. Paired differences to '
-             f'`{baseline}` per seed, mean [95% t interval]; `*` marks an interval that '
-             'excludes 0.', '']
+    paired = len(results) > 1  # a single variant has nothing to pair with
+    lines = [f'Seeds {seeds}; AP x 100, mean ± std over seeds.' + (
+        f' Paired differences to `{baseline}` per seed, mean [95% t interval]; `*` marks an '
+        'interval that excludes 0.' if paired else ''), '']
     lines += [format_markdown_table(comparison_table_rows(comparison, ap_metrics, ap_labels)), '']
-    lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
-              '']
+    if paired:
+        lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
+                  '']
     power_rows = power_table_rows(comparison, 'mean/bbox_mAP', target_diff)
     pairs = [entry['mean/bbox_mAP']['difference'] for entry in comparison.values()]
     if any(d is not None and d['n'] >= 2 for d in pairs):  # one pair estimates no noise
@@ -462,6 +517,13 @@ def main(argv=None):
     plan = Plan(args, {v: variants[v] for v in chosen}, seeds)
     start = time.time()
     print(f'{len(plan.runs)} runs: {chosen} x seeds {seeds}, {args.jobs} at a time', flush=True)
+    for variant in chosen:
+        cfg = plan.config(variant, seeds[0])
+        print(f'- {variant}: {variants[variant][3]}; {cfg.train_cfg.max_iters} iterations of '
+              f'batch {cfg.train_dataloader.batch_size} on {args.data_root}, then every dataset '
+              'tested on its own label slice', flush=True)
+    print('Each run prints "time estimate: ..." after its first iterations (the main job: 5-6 '
+          'min on a quiet 2-core CPU, ~10 min with other work beside it).', flush=True)
     summaries = execute(plan, args.jobs, lambda msg: print(f'[benchmark] {msg}', flush=True),
                         args.report_only)
     if not summaries:
@@ -471,6 +533,8 @@ def main(argv=None):
     for (variant, seed), summary in summaries.items():
         directory = run_dir(args.work_dir, variant, seed)
         print(f'[{variant} seed {seed}] {directory} (per_dataset_ap.md/.csv in its log folder)')
+        if osp.exists(osp.join(directory, 'last_checkpoint')):
+            print(f'[{variant} seed {seed}] checkpoint: {final_checkpoint(directory)}')
         if 'routing_dir' in summary:
             print(f"[{variant} seed {seed}] expert utilization heatmap: "
                   f"{osp.join(summary['routing_dir'], 'expert_utilization.png')}")

@@ -33,5 +33,9 @@ test_evaluator = val_evaluator
 
 # DAMEX paper: lr 1.4e-4 at batch 2 x 8 GPUs (DINO: 1e-4), 12 epochs
 optim_wrapper = dict(optimizer=dict(lr=1.4e-4))
+# checkpoints hold every rank's random state and are written atomically (a
+# kill during a write leaves the previous one usable); this epoch-based
+# schedule resumes at epoch boundaries
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))
 # the expert map (for MoE models) is validated, logged and stored in checkpoints
 custom_hooks = [dict(type='ExpertMapHook')]

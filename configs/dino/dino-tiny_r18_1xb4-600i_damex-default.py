@@ -33,8 +33,13 @@ val_evaluator = dict(_delete_=True, **_base_.damex_default_evaluator)
 test_evaluator = val_evaluator
 
 # schedule: 600 iterations (~1.6 epochs), warm-up then one step decay;
-# evaluate at the end
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=600, val_interval=600)
+# evaluate at the end. mmengine's IterBasedTrainLoop plus exact resume: a run
+# killed at any point and continued with --resume ends bit for bit where the
+# uninterrupted run ends (random state restored at the resume point; with
+# resume_data='skip' and MultiDatasetSampler(per_sample_seeds=True) the
+# trained batches are not loaded again).
+train_cfg = dict(
+    _delete_=True, type='ResumableIterBasedTrainLoop', max_iters=600, val_interval=600)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=600, milestones=[500], gamma=0.1)
@@ -45,6 +50,9 @@ optim_wrapper = dict(
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=600, max_keep_ckpts=1))
+    # mmengine's CheckpointHook, plus every rank's random state in each file and
+    # atomic writes (a kill during a write leaves the previous checkpoint usable)
+    checkpoint=dict(type='ResumableCheckpointHook', by_epoch=False, interval=600,
+                    max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 custom_hooks = [dict(type='ExpertMapHook')]

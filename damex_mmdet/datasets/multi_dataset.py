@@ -36,7 +36,9 @@ from torch.utils.data import Dataset
 
 from mmdet.registry import DATASETS
 
+from damex_mmdet.utils.random_state import seeded_random_state
 from .label_space import build_label_space, class_palette
+from .samplers import SeededIndex
 
 __all__ = ['MultiDataset']
 _RESERVED_NAMES = ('mean', )
@@ -341,6 +343,10 @@ class MultiDataset(Dataset):
         The packed sample's metainfo gets ``dataset_id`` and ``dataset_name``
         whatever the pipeline's ``meta_keys``.
 
+        An index of ``MultiDatasetSampler(per_sample_seeds=True)`` (a
+        :class:`~damex_mmdet.datasets.samplers.SeededIndex`) runs the pipeline
+        under its own seed.
+
         In training, when the pipeline returns None (e.g. every box was
         cropped away) another random sample *of the same dataset* is tried,
         up to that dataset's ``max_refetch`` times, so refetching never
@@ -351,6 +357,13 @@ class MultiDataset(Dataset):
                       'dataloader to avoid loading annotations per worker.',
                       logger='current', level=logging.WARNING)
             self.full_init()
+        if isinstance(idx, SeededIndex):  # MultiDatasetSampler(per_sample_seeds=True)
+            with seeded_random_state(idx.seed):
+                return self._prepare(int(idx))
+        return self._prepare(idx)
+
+    def _prepare(self, idx: int) -> dict:
+        """The pipeline's output for global index ``idx`` (see :meth:`__getitem__`)."""
         dataset_id, local_idx = self._locate(idx)
         dataset = self.datasets[dataset_id]
         for _ in range(dataset.max_refetch + 1):

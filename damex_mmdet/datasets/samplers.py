@@ -20,6 +20,14 @@ cover the epoch. The sequence is a pure function of ``(seed, epoch)``:
 4. The ``D`` streams are interleaved by a random permutation of the quota
    multiset, seeded by ``(seed, epoch)``.
 
+Per-sample seeds (``per_sample_seeds=True``, off by default): every index
+comes as a :class:`SeededIndex` carrying a seed derived from ``(seed,
+epoch, position in the epoch)``, and ``MultiDataset`` runs that sample's
+pipeline under it. Augmentation then depends neither on the number of data
+workers nor on what a worker loaded before, which makes :meth:`skip` (resume
+without loading the trained batches) exact. It changes what a run draws
+compared with worker-seeded augmentation, so it is a switch for new runs.
+
 With ``shuffle=False`` the streams are ``0, 1, ..., n_d - 1`` repeated and
 the datasets follow each other in dataset-id (sorted name) order (``natural``
 mode then yields
@@ -32,9 +40,11 @@ import numpy as np
 from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
+from damex_mmdet.utils.random_state import derive_seed
+
 from mmdet.registry import DATA_SAMPLERS
 
-__all__ = ['MultiDatasetSampler', 'dataset_probabilities', 'split_quotas']
+__all__ = ['MultiDatasetSampler', 'SeededIndex', 'dataset_probabilities', 'split_quotas']
 
 _MODES = ('natural', 'uniform', 'temperature')
 
@@ -87,6 +97,30 @@ def split_quotas(total: int, probs: np.ndarray) -> np.ndarray:
     return quotas
 
 
+class SeededIndex(int):
+    """A dataset index that carries the seed of its sample's augmentation.
+
+    Behaves as the plain ``int`` index everywhere; ``MultiDataset`` runs the
+    sample's pipeline under :func:`~damex_mmdet.utils.random_state.seeded_random_state`
+    of ``seed``.
+
+    Args:
+        index (int): Global index into the dataset.
+        seed (int): Seed in ``[0, 2**32)``.
+    """
+
+    def __new__(cls, index: int, seed: int):
+        obj = super().__new__(cls, index)
+        obj.seed = int(seed)
+        return obj
+
+    def __getnewargs__(self):  # pickled to the data workers with its seed
+        return int(self), self.seed
+
+    def __repr__(self) -> str:
+        return f'SeededIndex({int(self)}, seed={self.seed})'
+
+
 @DATA_SAMPLERS.register_module()
 class MultiDatasetSampler(Sampler):
     """Sampler with per-dataset ratios for a ``MultiDataset``.
@@ -118,6 +152,11 @@ class MultiDatasetSampler(Sampler):
             ``mmengine.dist.get_dist_info`` when None.
         world_size (int, optional): Number of ranks; from
             ``mmengine.dist.get_dist_info`` when None.
+        per_sample_seeds (bool): Yield :class:`SeededIndex` indices whose
+            seed is a function of ``(seed, epoch, position)``, so that each
+            sample's augmentation is too (see the module docstring).
+            Defaults to False (augmentation seeded per data worker, as
+            mmengine does).
     """
 
     def __init__(self,
@@ -129,7 +168,8 @@ class MultiDatasetSampler(Sampler):
                  num_samples_per_epoch: Optional[int] = None,
                  round_up: bool = True,
                  rank: Optional[int] = None,
-                 world_size: Optional[int] = None) -> None:
+                 world_size: Optional[int] = None,
+                 per_sample_seeds: bool = False) -> None:
         if mode not in _MODES:
             raise ValueError(f'MultiDatasetSampler got mode={mode!r}; use one '
                              f'of {_MODES}.')
@@ -160,7 +200,9 @@ class MultiDatasetSampler(Sampler):
             raise ValueError('MultiDatasetSampler needs a non-negative seed '
                              f'(it seeds numpy SeedSequence), got {seed}.')
         self.round_up = round_up
+        self.per_sample_seeds = bool(per_sample_seeds)
         self.epoch = 0
+        self._skip = 0  # samples of this rank's share to leave out once (skip())
 
         self.sizes = np.asarray(dataset.dataset_sizes, dtype=np.int64)
         if (self.sizes <= 0).any():
@@ -220,9 +262,34 @@ class MultiDatasetSampler(Sampler):
         return indices
 
     def __iter__(self) -> Iterator[int]:
-        """Iterate over this rank's share of the current epoch."""
-        indices = self.epoch_indices()[self.rank::self.world_size]
-        return iter(indices.tolist())
+        """Iterate over this rank's share of the current epoch.
+
+        After :meth:`skip`, this one iteration starts that many samples in.
+        """
+        skip, self._skip = self._skip, 0
+        indices = self.epoch_indices()[self.rank::self.world_size][skip:]
+        if not self.per_sample_seeds:
+            return iter(indices.tolist())
+        first = self.rank + skip * self.world_size  # position in the whole epoch
+        positions = range(first, self.total_size, self.world_size)
+        epoch = self.epoch  # seeds derived lazily, as the loader asks for indices
+        return (SeededIndex(index, derive_seed(self.seed, 2, epoch, position))
+                for index, position in zip(indices.tolist(), positions))
+
+    def skip(self, num_samples: int) -> None:
+        """Start the next iteration ``num_samples`` samples into this rank's share.
+
+        Used to resume a run without loading the samples it already trained
+        on (exact with ``per_sample_seeds``).
+
+        Args:
+            num_samples (int): Samples of the current epoch already consumed
+                on this rank, ``0 <= num_samples <= len(self)``.
+        """
+        if not 0 <= num_samples <= len(self):
+            raise ValueError(f'MultiDatasetSampler.skip({num_samples}): this rank has '
+                             f'{len(self)} samples per epoch.')
+        self._skip = int(num_samples)
 
     def __len__(self) -> int:
         """Number of samples this rank yields per epoch."""

@@ -1,9 +1,15 @@
-"""Engine: expert-map checkpointing, routing statistics, loss traces, expert-parallel training."""
+"""Engine: exact resume, expert-map checkpointing, routing statistics, loss traces,
+expert-parallel training."""
+from .checkpoint_hook import RANDOM_STATE_META_KEY, ResumableCheckpointHook
 from .expert_parallel import ExpertParallelCheckpointHook, ExpertParallelDistributedDataParallel
 from .hooks import CHECKPOINT_META_KEY, ExpertMapHook, RoutingStatsHook
 from .loss_trace import LossTraceHook, load_loss_trace
+from .time_estimate import TimeEstimateHook
+from .train_loop import EpochDataIterator, ResumableIterBasedTrainLoop
 
 __all__ = [
     'CHECKPOINT_META_KEY', 'ExpertMapHook', 'RoutingStatsHook', 'LossTraceHook',
-    'load_loss_trace', 'ExpertParallelCheckpointHook', 'ExpertParallelDistributedDataParallel'
+    'load_loss_trace', 'ExpertParallelCheckpointHook', 'ExpertParallelDistributedDataParallel',
+    'RANDOM_STATE_META_KEY', 'ResumableCheckpointHook', 'ResumableIterBasedTrainLoop',
+    'EpochDataIterator', 'TimeEstimateHook'
 ]

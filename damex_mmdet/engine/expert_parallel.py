@@ -29,13 +29,13 @@ from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
-from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmdet.registry import HOOKS
 from mmengine.registry import MODEL_WRAPPERS
 from torch.nn.parallel import DistributedDataParallel
 
+from damex_mmdet.engine.checkpoint_hook import ResumableCheckpointHook
 from damex_mmdet.moe.expert_parallel import (ExpertParallelMoEFFN, clip_grad_norm_expert_parallel,
                                              convert_to_expert_parallel, expert_parameter_names)
 
@@ -127,16 +127,18 @@ def _state_indices(optimizer):
 
 
 @HOOKS.register_module()
-class ExpertParallelCheckpointHook(CheckpointHook):
-    """:class:`CheckpointHook` writing the experts of all ranks into each checkpoint.
+class ExpertParallelCheckpointHook(ResumableCheckpointHook):
+    """:class:`ResumableCheckpointHook` writing the experts of all ranks into each checkpoint.
 
     mmengine writes checkpoints on rank 0 only; before every save (periodic,
     last or best) all ranks all-gather their expert shards and the optimizer
     state of those experts, and rank 0 puts the full tensors into the file.
     Loading (``load_from`` or ``--resume``) keeps each rank's slice of the
     optimizer state (the model's slice is taken by the layers themselves).
-    Same arguments as ``CheckpointHook``; without expert-parallel layers it
-    behaves exactly like it.
+    Checkpoints hold every rank's random state and are written atomically
+    (:class:`ResumableCheckpointHook`). Same arguments as ``CheckpointHook``;
+    without expert-parallel layers it behaves exactly like
+    :class:`ResumableCheckpointHook`.
     """
 
     def __init__(self, *args, **kwargs):
@@ -187,6 +189,7 @@ class ExpertParallelCheckpointHook(CheckpointHook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Rank 0: swap the local shards in ``checkpoint`` for the gathered tensors."""
+        super().before_save_checkpoint(runner, checkpoint)
         if self._gathered is None:
             return
         weights, optim_state = self._gathered
@@ -204,6 +207,7 @@ class ExpertParallelCheckpointHook(CheckpointHook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep this rank's slice of the experts' optimizer state (full in the file)."""
+        super().after_load_checkpoint(runner, checkpoint)
         optimizer_state = checkpoint.get('optimizer')
         layers = _expert_layers(runner)
         if not optimizer_state or not layers:

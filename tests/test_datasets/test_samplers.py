@@ -177,3 +177,97 @@ def test_iter_based_loop_moves_to_the_next_epoch(monkeypatch):
     assert sampler.epoch == 1
     assert [sorted(epoch) for epoch in epochs] == [list(range(15))] * 2
     assert epochs[0] != epochs[1]
+
+
+def test_epoch_data_iterator_moves_to_the_next_epoch_like_mmengine(monkeypatch):
+    from mmengine.runner import loops
+    from torch.utils.data import DataLoader
+
+    from damex_mmdet.engine import train_loop
+    monkeypatch.setattr(loops.time, 'sleep', lambda seconds: None)
+    monkeypatch.setattr(train_loop.time, 'sleep', lambda seconds: None)
+    batches = {}
+    for name, make in (('mmengine', loops._InfiniteDataloaderIterator),
+                       ('ours', train_loop.EpochDataIterator)):
+        sampler = MultiDatasetSampler(IndexSources(6, 9), seed=0)
+        loader = DataLoader(sampler.dataset, batch_size=4, sampler=sampler, collate_fn=list)
+        iterator = make(loader)
+        batches[name] = [next(iterator) for _ in range(13)]  # 4 batches an epoch: 3+ epochs
+        assert sampler.epoch == 3
+    assert batches['ours'] == batches['mmengine']
+
+
+@pytest.mark.parametrize('per_sample_seeds', [False, True])
+def test_skip_stands_where_the_loaded_batches_end(monkeypatch, per_sample_seeds):
+    """Skipping k batches yields what follows k loaded batches, seeds included."""
+    from torch.utils.data import DataLoader
+
+    from damex_mmdet.engine import train_loop
+    monkeypatch.setattr(train_loop.time, 'sleep', lambda seconds: None)
+
+    def batches_after(k, skip):
+        sampler = MultiDatasetSampler(IndexSources(6, 9), seed=3,
+                                      per_sample_seeds=per_sample_seeds)
+        loader = DataLoader(sampler.dataset, batch_size=4, sampler=sampler,
+                            collate_fn=lambda batch: [(int(i), getattr(i, 'seed', None))
+                                                      for i in batch])
+        iterator = train_loop.EpochDataIterator(loader)
+        if skip:
+            iterator.skip(k)
+        else:
+            for _ in range(k):
+                next(iterator)
+        return [next(iterator) for _ in range(6)], sampler.epoch
+
+    # 4 batches an epoch (the last one short): within an epoch, at its end, beyond it
+    for k in (3, 4, 6, 9):
+        assert batches_after(k, skip=True) == batches_after(k, skip=False), k
+    seeds = [seed for batch in batches_after(3, skip=True)[0] for _, seed in batch]
+    assert (None in seeds) != per_sample_seeds
+    if per_sample_seeds:
+        assert len(set(seeds)) == len(seeds)  # one seed a sample, across epochs too
+
+
+def test_per_sample_seeds_follow_the_position_not_the_rank():
+    """The seed of the sample at epoch position p is the same for 1 and 2 ranks."""
+    single = list(_sampler((6, 9), seed=5, per_sample_seeds=True))
+    ranks = [list(_sampler((6, 9), seed=5, per_sample_seeds=True, rank=r, world_size=2,
+                           round_up=False)) for r in (0, 1)]
+    merged = [None] * len(single)
+    merged[0::2], merged[1::2] = ranks
+    assert [(int(i), i.seed) for i in merged] == [(int(i), i.seed) for i in single]
+    assert [int(i) for i in single] == list(_sampler((6, 9), seed=5))  # same order as without
+
+
+def test_seeded_index_is_an_int_that_keeps_its_seed_through_pickling():
+    import pickle
+
+    from damex_mmdet.datasets import SeededIndex
+    index = pickle.loads(pickle.dumps(SeededIndex(7, 123)))
+    assert index == 7 and index.seed == 123 and [10, 11, 12, 13, 14, 15, 16, 17][index] == 17
+
+
+def test_skip_beyond_the_epoch_is_refused():
+    sampler = _sampler((6, 9))
+    with pytest.raises(ValueError, match='15 samples per epoch'):
+        sampler.skip(16)
+
+
+def test_epoch_data_iterator_finds_the_sampler_behind_a_batch_sampler(monkeypatch):
+    """mmdet's AspectRatioBatchSampler holds the sampler: its epochs still advance."""
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    from torch.utils.data import DataLoader
+
+    from damex_mmdet.engine import train_loop
+    monkeypatch.setattr(train_loop.time, 'sleep', lambda seconds: None)
+
+    class Shaped(IndexSources):
+        def get_data_info(self, idx):
+            return dict(width=10, height=10)
+
+    sampler = MultiDatasetSampler(Shaped(6, 9), seed=0)
+    loader = DataLoader(sampler.dataset, batch_sampler=AspectRatioBatchSampler(sampler, 5),
+                        collate_fn=list)
+    iterator = train_loop.EpochDataIterator(loader)
+    epochs = [sum((next(iterator) for _ in range(3)), []) for _ in range(2)]
+    assert sampler.epoch == 1 and epochs[0] != epochs[1]

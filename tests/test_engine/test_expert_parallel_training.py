@@ -44,9 +44,11 @@ def _free_port():
 
 
 def _write_config(tmp, name, data_root, init_ckpt, max_iters, expert_parallel):
-    # reseeded at every iteration (DINO's denoising noise, the gate noise)
+    # reseeded at every iteration: expert- and data-parallel ranks draw DINO's
+    # denoising noise and the gate noise in different orders, and the test
+    # compares the two layouts iteration by iteration
     cfg = short_train_cfg(CONFIG, data_root, osp.join(tmp, name), max_iters,
-                          checkpoint_interval=1)
+                          checkpoint_interval=1, reseed_each_iter=True)
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
     # SGD: the update is proportional to the gradient (AdamW's first steps are
     # ~lr * sign(g) and would hide a wrong gradient scale); clipping stays active

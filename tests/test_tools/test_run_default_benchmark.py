@@ -154,3 +154,49 @@ def test_seed_planning_table_needs_two_pairs(tmp_path):
     assert 'How many seeds' in md
     power = json.loads((tmp_path / 'two' / 'results.json').read_text())['power']
     assert [row[:3] for row in power[1:]] == [['damex', '2', '1.4']]
+
+
+def test_a_single_variant_reports_no_paired_differences(tmp_path):
+    """Nothing to pair with: no header-only difference table, no sentence about pairs."""
+    tool = load_script(TOOL)
+    names = tool.dataset_names(tool.VARIANTS['damex'][0])
+    keys = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
+    runs = {('damex', seed): dict(metrics={k: 0.5 + seed / 100 for k in keys}, train_seconds=1.0)
+            for seed in (0, 1)}
+    md = tool.report(runs, tool.VARIANTS, 'dense', str(tmp_path))
+    assert 'variant - baseline' not in md and 'Paired differences' not in md
+    assert '| damex   | 2     |' in md  # the variant's own mean ± std row is there
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
+    """Kill the tool (SIGKILL to its process group) after a checkpoint; the next call resumes."""
+    import signal
+    import time
+
+    import torch
+
+    from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
+    generate_default_benchmark(str(tmp_path / 'data'), scale=0.02, progress=False)
+    args = ['--variants', 'dense', '--seeds', '1', '--max-iters', '6', '--checkpoint-interval',
+            '2', '--data-root', 'data', '--cfg-options', *FAST]
+    _run(args + ['--work-dir', 'full'], tmp_path)
+    run = tmp_path / 'cut' / 'dense' / 'seed0'
+    proc = subprocess.Popen([sys.executable, TOOL, *args, '--work-dir', 'cut'], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while not (run / 'iter_2.pth').exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / 'summary.json').exists() and not (run / 'iter_6.pth').exists()
+    out = _run(args + ['--work-dir', 'cut'], tmp_path)
+    assert f'dense seed 0: resuming from {run}/iter_' in out
+    summaries = [json.loads((tmp_path / wd / 'dense' / 'seed0' / 'summary.json').read_text())
+                 for wd in ('full', 'cut')]
+    assert summaries[1]['resumed_from'] and not summaries[0]['resumed_from']
+    assert summaries[0]['metrics'] == summaries[1]['metrics']
+    weights = [load_checkpoint_file(str(tmp_path / wd / 'dense' / 'seed0' / 'iter_6.pth'),
+                                    map_location='cpu')['state_dict'] for wd in ('full', 'cut')]
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
