@@ -10,6 +10,9 @@ Checkpoints load with ``weights_only=True`` and damex_mmdet's allow-list
 (:mod:`damex_mmdet.utils.safe_checkpoint`); ``--trust-checkpoint`` (ours, taken
 out before mmdet's script parses the rest) loads a file you trust fully.
 
+``--launcher pytorch`` (torchrun, ``tools/dist_test.sh``) also runs on CPU
+processes (:mod:`damex_mmdet.utils.cpu_distributed`).
+
 Before mmdet's script runs, the checkpoint's class names (``meta.dataset_meta``)
 are compared with the config's test dataset: a checkpoint scored against
 another label space stops with a message naming both files.
@@ -22,6 +25,7 @@ import mmdet
 
 import damex_mmdet  # noqa: F401  (registers modules and the config scope)
 from damex_mmdet.apis.inference import CheckpointClassesError, check_config_matches_checkpoint
+from damex_mmdet.utils.cpu_distributed import prepare_cpu_distributed
 from damex_mmdet.utils.safe_checkpoint import trust_local_checkpoints
 
 
@@ -41,5 +45,6 @@ if __name__ == '__main__':
         sys.argv.remove('--trust-checkpoint')
         trust_local_checkpoints()
     _check_classes(sys.argv[1:3])
+    sys.argv = prepare_cpu_distributed(sys.argv)
     runpy.run_path(
         osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'test.py'), run_name='__main__')

@@ -44,8 +44,8 @@ UODB_MIXTURES: Mapping[str, UODBMixture] = {
     'uodb_11': UODBMixture(tuple(UODB_DATASETS), (
         'Mixture of all 11 UODB datasets (DAMEX paper, Table 1): one training run',
         'over the 11 training splits, evaluated on each test split separately.',
-        'Prepare the data with tools/dataset_converters/uodb_to_coco.py (README,',
-        '"UODB preparation").')),
+        'Prepare the data with tools/dataset_converters/uodb_to_coco.py (docs/data.md,',
+        '"UODB").')),
     'uodb_clipart_dota_kitti_voc': UODBMixture(('clipart', 'dota', 'kitti', 'voc'), (
         'Clipart + DOTA + KITTI + VOC (DAMEX paper, Table 6, expert-count study):',
         'four domains, two of them (Clipart, VOC) with the same 20 classes.')),

@@ -12,7 +12,7 @@ converter's alias and ignore rules run.
 
 Not written: the converted ``annotations/<split>.json`` of the VOC-layout
 sets and the n-shot files; the tests make them with the tools, as the
-README's "Training on UODB" steps say.
+docs/data.md's "Training on UODB" steps say.
 """
 import json
 import os

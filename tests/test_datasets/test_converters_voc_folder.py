@@ -26,16 +26,22 @@ def _folder(root, objects_per_image, lists=None, ext='.png'):
 def test_classes_and_splits_from_the_folder(tmp_path):
     folder = _folder(tmp_path / 'a', [['Roof'], ['tree', 'roof'], ['tree']],
                      lists=dict(train=[0, 1], test=[2]))
-    assert voc_folder_classes(folder) == ('roof', 'tree')
+    # 'Roof' and 'roof' are one class (a tie: the first spelling in sorted order names it)
+    assert voc_folder_classes(folder) == ('Roof', 'tree')
     out = convert_voc_folder(folder, 'a')
     assert sorted(out) == ['test', 'train']
     train, _ = out['train']
-    assert [c['name'] for c in train['categories']] == ['roof', 'tree']
+    assert [c['name'] for c in train['categories']] == ['Roof', 'tree']
     assert [img['file_name'] for img in train['images']] == ['JPEGImages/000.png',
                                                              'JPEGImages/001.png']
     # VOC's 1-based xmin 2 -> continuous 1; width 20 - 1
     assert train['annotations'][0]['bbox'] == [1.0, 2.0, 19.0, 28.0]
     assert [a['category_id'] for a in train['annotations']] == [1, 2, 1]
+
+
+def test_class_names_keep_their_case(tmp_path):
+    folder = _folder(tmp_path / 'a', [['Car'], ['TrafficSign', 'Car'], ['car', 'bus']])
+    assert voc_folder_classes(folder) == ('bus', 'Car', 'TrafficSign')  # 'Car' twice, 'car' once
 
 
 def test_hash_split_is_per_id_and_deterministic(tmp_path):

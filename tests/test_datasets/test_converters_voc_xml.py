@@ -34,7 +34,7 @@ def test_parse_one_based_boxes(tmp_path):
     assert (width, height) == (100, 50)
     # 1-based inclusive pixels 11..50 -> continuous [10, 50)
     assert objects[0].bbox == (10., 20., 50., 40.)
-    assert objects[0].name == 'car'  # stripped and lower-cased
+    assert objects[0].name == 'Car'  # stripped, case as annotated
     assert not objects[0].difficult
     assert objects[1].bbox == (0.5, 1., 3., 4.5)
     assert objects[1].difficult

@@ -145,6 +145,7 @@ def test_uninterrupted_runs_depend_on_the_worker_count(uninterrupted):
     assert _differing(uninterrupted(0), uninterrupted(2))
 
 
+@pytest.mark.slow  # subprocesses writing 220 MB checkpoints, ~2 min
 @pytest.mark.parametrize('kill,workers', TRIALS)
 def test_killed_run_resumes_bit_for_bit(tmp_path, data_root, uninterrupted, kill, workers):
     final, left, _ = _kill_and_resume(str(tmp_path), 'run', data_root, kill,

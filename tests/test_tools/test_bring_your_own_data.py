@@ -61,6 +61,7 @@ def folders(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # the tools as subprocesses, ~80 s
 def test_convert_config_train_test_infer(folders, tmp_path):
     cells, roofs = str(folders / 'Cells'), str(folders / 'Roofs')
     _run([osp.join(TOOLS, 'dataset_converters', 'voc_to_coco.py'), cells, roofs,
@@ -96,6 +97,7 @@ def test_convert_config_train_test_infer(folders, tmp_path):
     assert 'routed like' in infer.stdout
 
 
+@pytest.mark.slow  # the tools as subprocesses, ~80 s
 def test_errors_name_the_file_and_the_fix(folders, tmp_path):
     plain = tmp_path / 'plain'
     plain.mkdir()

@@ -70,6 +70,7 @@ def trained(tmp_path_factory):
     return cwd, work_dir, log
 
 
+@pytest.mark.slow  # torchrun, 2 processes, ~35 s
 def test_two_ranks_train_and_rank0_writes_one_checkpoint(trained):
     cwd, work_dir, log = trained
     assert 'Distributed training: True' in log
@@ -84,6 +85,7 @@ def test_two_ranks_train_and_rank0_writes_one_checkpoint(trained):
     assert all(v == (1.0 if k.endswith('load_e0') else 0.0) for k, v in shares.items())
 
 
+@pytest.mark.slow  # torchrun, 2 processes, ~35 s
 def test_checkpoint_loads_strictly_in_one_process_and_predicts(trained, monkeypatch):
     cwd, work_dir, _ = trained
     import damex_mmdet  # noqa: F401  (registers DAMEXDINO, MultiDataset ...)

@@ -33,6 +33,7 @@ def report(tmp_path_factory):
     return cwd, json.loads((cwd / 'wd' / 'divergence.json').read_text()), again.stdout
 
 
+@pytest.mark.slow  # 4 trainings through the tool, ~70 s
 def test_one_expert_damex_is_the_dense_detector_and_damex_is_not(report):
     _, result, _ = report
     rows = {row['variant']: row for row in result['rows']}
@@ -42,6 +43,7 @@ def test_one_expert_damex_is_the_dense_detector_and_damex_is_not(report):
     assert rows['damex']['first_above']['0'] == 1
 
 
+@pytest.mark.slow  # 4 trainings through the tool, ~70 s
 def test_files_and_a_second_call_trains_nothing(report):
     cwd, _, second = report
     for name in ('md', 'csv', 'json', 'png'):

@@ -41,6 +41,7 @@ def workspace(tmp_path_factory):
     return cwd
 
 
+@pytest.mark.slow  # mim / tools subprocesses, ~80 s
 def test_mim_train_then_test_from_another_directory(workspace):
     mim = shutil.which('mim', path=osp.dirname(sys.executable))
     if mim is None:
@@ -59,6 +60,7 @@ def test_mim_train_then_test_from_another_directory(workspace):
         assert f'{name}/bbox_mAP' in out
 
 
+@pytest.mark.slow  # mim / tools subprocesses, ~80 s
 def test_tools_train_wrapper_resolves_damex_scope(workspace):
     child = workspace / 'child_cfg.py'
     child.write_text(

@@ -38,6 +38,7 @@ def finished(tmp_path_factory):
     return cwd, args, _run(args, cwd)
 
 
+@pytest.mark.slow  # 8 runs through the tool, ~2.5 min
 def test_report_files_and_tables(finished):
     cwd, _, out = finished
     for name in ('results.md', 'results.csv', 'results.json', 'results.png'):
@@ -55,6 +56,7 @@ def test_report_files_and_tables(finished):
     assert [row[:2] for row in results['power'][1:]] == [['cont-damex', '2']]
 
 
+@pytest.mark.slow  # 8 runs through the tool, ~2.5 min
 def test_continuation_starts_from_the_same_seeds_dense_checkpoint(finished):
     cwd, _, _ = finished
     for seed in (0, 1):
@@ -63,6 +65,7 @@ def test_continuation_starts_from_the_same_seeds_dense_checkpoint(finished):
         assert cfg.randomness.seed == seed
 
 
+@pytest.mark.slow  # 8 runs through the tool, ~2.5 min
 def test_second_call_retrains_nothing(finished):
     cwd, args, _ = finished
     out = _run(args, cwd)
@@ -84,6 +87,7 @@ def test_custom_variant_parsing_and_errors():
         tool.Plan(tool.parse_args([]), {'cont-moe': tool.VARIANTS['cont-moe']}, [0])
 
 
+@pytest.mark.slow  # 8 runs through the tool, ~2.5 min
 def test_report_only_trains_nothing_and_leaves_unfinished_runs_out(finished):
     cwd, args, _ = finished
     at = args.index('--variants')

@@ -1,6 +1,6 @@
 """The shipped R50 UODB configs, end to end on a miniature 11-dataset UODB tree.
 
-Runs README's "Training on UODB" steps literally (convert, n-shot files,
+Runs docs/data.md's "Training on UODB" steps literally (convert, n-shot files,
 train, test) with the stock entry points; the only changes are the ones a CPU
 run must make, all through ``--cfg-options``: no pretrained backbone
 download, a 64 px image scale (and, because of it, 50 instead of 900 DINO
@@ -21,6 +21,9 @@ from mmengine.config import Config
 from damex_mmdet.datasets.uodb import UODB_DATASETS
 from damex_mmdet.testing.uodb_fixture import make_uodb_fixture
 
+# end to end (conversion ~30 s, each R50 training ~2 min on 2 cores): the --all tier
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
 CONFIGS = {
@@ -40,10 +43,10 @@ NUM_QUERIES = 50
 
 
 def readme_steps():
-    """The shell lines of README's "Training on UODB" block (the test runs them)."""
-    with open(osp.join(REPO, 'README.md')) as f:
+    """The shell lines of docs/data.md's "Training on UODB" block (the test runs them)."""
+    with open(osp.join(REPO, 'docs', 'data.md')) as f:
         text = f.read()
-    block = text.split('### Training on UODB', 1)[1].split('```bash', 1)[1].split('```', 1)[0]
+    block = text.split('## Training on UODB', 1)[1].split('```bash', 1)[1].split('```', 1)[0]
     return [line.split('#', 1)[0].strip() for line in block.splitlines()
             if line.split('#', 1)[0].strip()]
 
@@ -76,7 +79,7 @@ def _run(cmd, cwd, timeout=600, env=None):
 
 @pytest.fixture(scope='module')
 def uodb(tmp_path_factory):
-    """A working directory with data/uodb converted by README's commands."""
+    """A working directory with data/uodb converted by docs/data.md's commands."""
     cwd = tmp_path_factory.mktemp('uodb')
     make_uodb_fixture(str(cwd / 'data' / 'uodb'), images_per_split=1, short_side=40)
     nshot = tmp_path_factory.mktemp('uodb_nshot')  # KITTI with 1000 training images
@@ -90,7 +93,7 @@ def uodb(tmp_path_factory):
         for where in ((cwd, nshot) if convert else (nshot, )):
             proc = subprocess.run(line.replace('python tools/', f'{sys.executable} {TOOLS}/'),
                                   shell=True, cwd=where, capture_output=True, text=True)
-            assert proc.returncode == 0, f'README step {line!r} failed:\n{proc.stderr[-3000:]}'
+            assert proc.returncode == 0, f'docs/data.md: {line!r} failed:\n{proc.stderr[-3000:]}'
     return cwd, nshot
 
 
@@ -145,9 +148,7 @@ def test_every_mixture_serves_each_of_its_datasets(uodb, mixture):
 
 
 @pytest.mark.parametrize('method', [
-    'damex',  # in the default suite (~2 min on 2 cores); the others are marked slow
-    *[pytest.param(m, marks=pytest.mark.slow) for m in sorted(CONFIGS) if m != 'damex']
-])
+    'damex', *sorted(m for m in CONFIGS if m != 'damex')])
 def test_shipped_uodb_config_trains_and_tests(uodb, method, tmp_path):
     cwd, _ = uodb
     config = osp.join(REPO, CONFIGS[method])

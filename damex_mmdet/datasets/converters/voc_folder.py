@@ -17,7 +17,10 @@ Splits come from ``ImageSets/Main`` or, when the folder has none (or
 import hashlib
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.logging import print_log
 
 from .coco_builder import CocoBuilder
 from .records import MissingImageError, read_split_file
@@ -45,15 +48,27 @@ def _annotation_ids(folder: str) -> List[str]:
 
 
 def voc_folder_classes(folder: str, ids: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
-    """The sorted object names of the folder's xml files (lower case)."""
-    names = set()
+    """The object names of the folder's xml files, as annotated, sorted ignoring case.
+
+    Names that differ only in case (``Car`` / ``car``) are one class (labels
+    match ignoring case); its name is the most frequent spelling, and the
+    merge is printed.
+    """
+    counts = Counter()
     for image_id in ids if ids is not None else _annotation_ids(folder):
         _, _, objects = parse_voc_xml(osp.join(folder, 'Annotations', image_id + '.xml'))
-        names.update(obj.name for obj in objects)
-    if not names:
+        counts.update(obj.name for obj in objects)
+    if not counts:
         raise ValueError(f'{folder}/Annotations: no <object> in any xml file, so there is no '
                          'class to learn; pass --classes or annotate the images.')
-    return tuple(sorted(names))
+    spellings = {}
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        spellings.setdefault(name.lower(), []).append(name)
+    for variants in spellings.values():
+        if len(variants) > 1:
+            print_log(f'{folder}: {variants} differ only in case; one class named '
+                      f'{variants[0]!r} (the most frequent spelling).', logger='current')
+    return tuple(sorted((variants[0] for variants in spellings.values()), key=str.lower))
 
 
 def _hash_fraction(image_id: str, seed: int) -> float:

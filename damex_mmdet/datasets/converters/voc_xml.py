@@ -100,7 +100,7 @@ def parse_voc_xml(
                           for tag in ('xmin', 'ymin', 'xmax', 'ymax'))
         objects.append(
             ObjectRecord(
-                name=name.lower(),
+                name=name,  # as annotated; classes match ignoring case
                 bbox=(x1 - coord_base, y1 - coord_base, x2, y2),
                 difficult=_flag(obj, 'difficult')))
     return width, height, tuple(objects)

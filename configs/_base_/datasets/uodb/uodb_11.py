@@ -2,8 +2,8 @@
 # edit the spec there, not this file.
 # Mixture of all 11 UODB datasets (DAMEX paper, Table 1): one training run
 # over the 11 training splits, evaluated on each test split separately.
-# Prepare the data with tools/dataset_converters/uodb_to_coco.py (README,
-# "UODB preparation").
+# Prepare the data with tools/dataset_converters/uodb_to_coco.py (docs/data.md,
+# "UODB").
 _base_ = ['./uodb_datasets.py']
 
 # registers MultiDataset, MultiDatasetSampler and MultiDatasetCocoMetric
