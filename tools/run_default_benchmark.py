@@ -45,6 +45,7 @@ _GEM = 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py'
 _REMOE = 'remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py'
 _SOFTMOE = 'softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py'
 _MOEPP = 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py'
+_PER_DATASET_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[3], watercolor=[4], xray=[5])
 _ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
 
 # name -> (config under the package's configs, cfg options, variant whose
@@ -73,6 +74,10 @@ VARIANTS = {
                       'control: one expert = dense FFN plus a router (must equal dense)'),
     'damex-one-of-4': (_DAMEX, {'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}, None,
                        'control: 4 experts, every dataset mapped to expert 0'),
+    'damex-per-dataset': (_DAMEX, {'model.moe_cfg.num_experts': 6,
+                                   'model.moe_cfg.expert_map': _PER_DATASET_MAP}, None,
+                          'DAMEX, one expert per dataset (6): splits the same-style '
+                          'street/signs pair the human prior puts on one expert'),
     'damex-ce0': (_DAMEX, {'model.moe_cfg.router.ce_weight': 0.0}, None,
                   'control: DAMEX router without the CE (learned, no auxiliary loss)'),
     'damex-ce1': (_DAMEX, {'model.moe_cfg.router.ce_weight': 1.0}, None,
