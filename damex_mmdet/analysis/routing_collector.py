@@ -32,24 +32,29 @@ __all__ = ['RoutingAccumulator', 'collect_routing', 'image_dataset_names']
 def image_dataset_names(data_samples, dataset_names: Optional[Sequence[str]] = None) -> List[str]:
     """Source dataset name of every image of a batch.
 
-    Uses ``metainfo['dataset_name']``, else ``metainfo['dataset_id']``
-    looked up in ``dataset_names``.
+    Uses ``metainfo['dataset_name']`` (``MultiDataset`` stamps it).
+
+    Args:
+        data_samples (list[DetDataSample]): the batch's samples.
+        dataset_names (Sequence[str], optional): the mixture's names; when
+            given, a name outside them is refused.
 
     Raises:
-        ValueError: when neither key is in the metainfo (naming the fix).
+        ValueError: a sample without ``dataset_name`` or of another mixture
+            (naming the fix).
     """
     names = []
     for sample in data_samples:
-        meta = sample.metainfo
-        if 'dataset_name' in meta:
-            names.append(str(meta['dataset_name']))
-        elif 'dataset_id' in meta and dataset_names is not None:
-            names.append(dataset_names[int(meta['dataset_id'])])
-        else:
+        name = sample.metainfo.get('dataset_name')
+        if name is None:
             raise ValueError(
                 "a test sample has no 'dataset_name' in its metainfo, so its source dataset "
-                "is unknown: use the MultiDataset wrapper and add 'dataset_id' and "
-                "'dataset_name' to meta_keys of PackDetInputs in the test pipeline.")
+                "is unknown: evaluate a dataset of type='MultiDataset', which stamps it on "
+                'every sample it serves.')
+        if dataset_names is not None and name not in dataset_names:
+            raise ValueError(f'a test sample of dataset {name!r}, which is not one of the '
+                             f'mixture {list(dataset_names)}.')
+        names.append(str(name))
     return names
 
 

@@ -1,12 +1,18 @@
 """Concatenate detection datasets with a dataset-aware label space.
 
-``MultiDataset`` takes a mapping ``name -> dataset`` and serves every sample with ``dataset_id`` and
+``MultiDataset`` takes a mapping ``name -> dataset`` and serves every sample with
 ``dataset_name`` in its data info and its ``bbox_label`` moved into the
 combined label space, *before* the sub-dataset's pipeline runs. The
 sub-datasets' (possibly serialized) data lists are never modified: the
 stamping happens on the copy that ``get_data_info`` returns. After the
-pipeline, ``dataset_id`` and ``dataset_name`` are also put into the packed
-sample's metainfo, so the pipelines' ``meta_keys`` need not list them.
+pipeline, ``dataset_name`` is also put into the packed sample's metainfo, so
+the pipelines' ``meta_keys`` need not list it.
+
+``dataset_name`` is the one key that says where a sample comes from, end to
+end: the expert map, the routing targets, the per-dataset metric, the
+routing statistics and the checkpoint's label space all name datasets. (A
+dataset's position in the sorted names is internal: it changes when a
+dataset is added, a name does not.)
 
 Dataset ids follow the **sorted** names, whatever the order of the mapping:
 mmengine writes configs with sorted dict keys (``work_dir/<config>.py``, the
@@ -311,7 +317,6 @@ class MultiDataset(Dataset):
     def _stamped_info(self, dataset_id: int, local_idx: int) -> dict:
         """Sub-dataset data info with source stamps and combined labels."""
         info = self.datasets[dataset_id].get_data_info(local_idx)
-        info['dataset_id'] = dataset_id
         info['dataset_name'] = self.dataset_names[dataset_id]
         info['sample_idx'] = self._starts[dataset_id] + local_idx
         label_map = self._label_maps[dataset_id]
@@ -325,8 +330,8 @@ class MultiDataset(Dataset):
         """Data info of global index ``idx``, stamped as the pipeline sees it.
 
         Returns:
-            dict: The sub-dataset's data info plus ``dataset_id`` (int),
-            ``dataset_name`` (str), ``sample_idx`` (global index), with each
+            dict: The sub-dataset's data info plus ``dataset_name`` (str),
+            ``sample_idx`` (global index), with each
             instance's ``bbox_label`` in the combined label space.
         """
         return self._stamped_info(*self._locate(idx))
@@ -340,8 +345,8 @@ class MultiDataset(Dataset):
     def __getitem__(self, idx: int) -> dict:
         """Run the owning sub-dataset's pipeline on the stamped data info.
 
-        The packed sample's metainfo gets ``dataset_id`` and ``dataset_name``
-        whatever the pipeline's ``meta_keys``.
+        The packed sample's metainfo gets ``dataset_name`` whatever the
+        pipeline's ``meta_keys``.
 
         An index of ``MultiDatasetSampler(per_sample_seeds=True)`` (a
         :class:`~damex_mmdet.datasets.samplers.SeededIndex`) runs the pipeline
@@ -382,16 +387,15 @@ class MultiDataset(Dataset):
             f'{dataset.max_refetch} refetches; check its images and pipeline.')
 
     def _stamp_packed(self, data, dataset_id: int):
-        """Put ``dataset_id`` / ``dataset_name`` into the packed sample's metainfo.
+        """Put ``dataset_name`` into the packed sample's metainfo.
 
-        The routers (training targets) and the per-dataset metric read them
-        there, so a pipeline's ``PackDetInputs(meta_keys=...)`` need not list
-        them (listing them is harmless: the values are the same).
+        The routers (training targets), the per-dataset metric and the routing
+        statistics read it there, so a pipeline's ``PackDetInputs(meta_keys=...)``
+        need not list it (listing it is harmless: the value is the same).
         """
         samples = data.get('data_samples') if isinstance(data, dict) else None
         if hasattr(samples, 'set_metainfo'):
-            samples.set_metainfo(dict(dataset_id=dataset_id,
-                                      dataset_name=self.dataset_names[dataset_id]))
+            samples.set_metainfo(dict(dataset_name=self.dataset_names[dataset_id]))
         return data
 
     def __repr__(self) -> str:

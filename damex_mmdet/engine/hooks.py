@@ -1,9 +1,10 @@
 """Hooks: the expert map as a checkpointed artifact, and routing statistics logs."""
+import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
-from damex_mmdet.models.moe_detector import short_layer_name
+from damex_mmdet.moe.routing_losses import short_layer_name
 from damex_mmdet.moe import ExpertMap, RoutingRecorder
 
 __all__ = ['ExpertMapHook', 'RoutingStatsHook', 'CHECKPOINT_META_KEY']
@@ -102,13 +103,19 @@ class RoutingStatsHook(Hook):
 
     priority = 'BELOW_NORMAL'
 
-    def __init__(self, interval: int = 50, dead_fraction: float = 0.1):
-        if interval < 1:
-            raise ValueError(f'RoutingStatsHook interval must be >= 1, got {interval}.')
+    def __init__(self, interval: int = 50, dead_fraction: float = 0.1,
+                 confusion_threshold: float = 0.3, confusion_window: int = 5):
+        if interval < 1 or confusion_window < 1:
+            raise ValueError(f'RoutingStatsHook interval and confusion_window must be >= 1, '
+                             f'got {interval} and {confusion_window}.')
         self.interval = interval
         self.dead_fraction = dead_fraction
+        self.confusion_threshold = confusion_threshold
+        self.confusion_window = confusion_window
         self._recorder = None
         self._warned_dead = set()
+        self._confused_streak = {}  # (expert a, expert b) -> consecutive logged iterations
+        self._warned_confused = set()
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if self.every_n_train_iters(runner, self.interval) and _moe_model(runner) is not None:
@@ -138,6 +145,47 @@ class RoutingStatsHook(Hook):
                 scalars[f'routing/{layer}/active'] = active
                 self._warn_if_dead(runner, record, active)
         runner.visualizer.add_scalars(scalars, step=runner.iter + 1)
+        self._watch_confusion(runner, sessions[-1].records)
+
+    def _watch_confusion(self, runner, records) -> None:
+        """Count mutually confused expert pairs; warn once per pair that persists."""
+        counts = None
+        for record in records:
+            target, top1 = record.plan.target, record.plan.expert_index[:, 0]
+            if target is None:
+                return
+            experts = record.plan.logits.shape[-1]
+            keep = (target >= 0) & (target < experts)
+            pairs = torch.bincount(target[keep] * experts + top1[keep],
+                                   minlength=experts * experts).view(experts, experts)
+            counts = pairs if counts is None or counts.shape != pairs.shape else counts + pairs
+        if counts is None:
+            return
+        share = counts.double() / counts.sum(1, keepdim=True).clamp_min(1)
+        confused = {(a, b) for a in range(share.shape[0]) for b in range(a + 1, share.shape[0])
+                    if min(share[a, b], share[b, a]) >= self.confusion_threshold}
+        self._confused_streak = {pair: self._confused_streak.get(pair, 0) + 1
+                                 for pair in confused}
+        model = _moe_model(runner)
+        by_expert = {}
+        if model is not None and model.expert_map is not None:
+            for name, mapped in model.expert_map.to_dict().items():
+                for expert in mapped:
+                    by_expert.setdefault(expert, []).append(name)
+        for (a, b), streak in self._confused_streak.items():
+            if streak < self.confusion_window or (a, b) in self._warned_confused:
+                continue
+            self._warned_confused.add((a, b))
+            first, second = (', '.join(by_expert.get(e, [f'expert {e}'])) for e in (a, b))
+            runner.logger.warning(
+                f'{first} (expert {a}) and {second} (expert {b}) keep sharing each other\'s '
+                f'expert: at each of the last {streak} logged iterations at least '
+                f'{100 * self.confusion_threshold:.0f}% of the tokens of each went to the '
+                f'other\'s expert ({100 * float(share[a, b]):.0f}% and '
+                f'{100 * float(share[b, a]):.0f}% now). The router cannot tell them apart; a map '
+                'that puts them on one expert fits the data: measure it with python '
+                'tools/analysis/suggest_map.py CONFIG CHECKPOINT --out-dir DIR --write-config '
+                'OUT.py. This warning is given once per pair.')
 
     def _warn_if_dead(self, runner, record, active: float) -> None:
         target = getattr(getattr(record.layer, 'router', None), 'target_active', None)

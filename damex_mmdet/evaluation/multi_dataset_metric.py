@@ -1,9 +1,9 @@
 """COCO box AP of each source dataset of a ``MultiDataset``.
 
 Predictions are dataset-agnostic: the detector scores the whole combined
-label space. Each test image is scored only against its own dataset, whose
-id comes from ``data_sample['dataset_id']`` (add ``'dataset_id'`` to the
-``meta_keys`` of ``PackDetInputs``). A prediction whose label lies outside
+label space. Each test image is scored only against its own dataset, named
+by ``data_sample['dataset_name']`` (``MultiDataset`` stamps it on every
+sample it serves). A prediction whose label lies outside
 that dataset's classes is ignored for it; the other labels are mapped back to
 the dataset's own categories and evaluated with the official COCO protocol
 (pycocotools, IoU 0.50:0.95, 100 detections per image).
@@ -113,28 +113,31 @@ class MultiDatasetCocoMetric(BaseMetric):
 
         Args:
             data_batch (dict): Unused.
-            data_samples (Sequence[dict]): Samples with ``dataset_id``,
+            data_samples (Sequence[dict]): Samples with ``dataset_name``,
                 ``img_id``, ``ori_shape`` and ``pred_instances`` (``bboxes``
                 (N, 4) xyxy in original image pixels, ``scores`` (N, ),
                 ``labels`` (N, ) in the combined label space).
         """
         names = self._meta()['dataset_names']
         for sample in data_samples:
-            if 'dataset_id' not in sample:
+            if 'dataset_name' not in sample:
                 raise KeyError(
                     'MultiDatasetCocoMetric: a data sample has no '
-                    "'dataset_id': evaluate a dataset of type='MultiDataset', which "
-                    'stamps dataset_id / dataset_name on every sample it serves.')
+                    "'dataset_name': evaluate a dataset of type='MultiDataset', which "
+                    'stamps dataset_name on every sample it serves.')
+            name = str(sample['dataset_name'])
+            if name not in names:
+                raise KeyError(f"MultiDatasetCocoMetric: a sample of dataset {name!r}, which "
+                               f'is not in the evaluated mixture {names}.')
             pred = sample['pred_instances']
             result = dict(
-                dataset_id=int(sample['dataset_id']),
+                dataset_name=name,
                 img_id=sample['img_id'],
                 height=int(sample['ori_shape'][0]),
                 width=int(sample['ori_shape'][1]),
                 bboxes=pred['bboxes'].cpu().numpy().reshape(-1, 4),
                 scores=pred['scores'].cpu().numpy().reshape(-1),
                 labels=pred['labels'].cpu().numpy().reshape(-1))
-            name = names[result['dataset_id']]
             if self._json_ann_file(name) is None:
                 if 'instances' not in sample:
                     raise KeyError(
@@ -239,7 +242,7 @@ class MultiDatasetCocoMetric(BaseMetric):
         names = self._meta()['dataset_names']
         grouped = OrderedDict((name, OrderedDict()) for name in names)
         for result in results:  # keep one result per image (drop padding)
-            grouped[names[result['dataset_id']]].setdefault(
+            grouped[result['dataset_name']].setdefault(
                 result['img_id'], result)
 
         metrics: Dict[str, float] = OrderedDict()

@@ -14,10 +14,18 @@ opens the routing session its MoE layers record into::
                      moe_layers=[0, 2, 4],
                      moe_cfg=dict(num_experts=4, router=dict(type='DatasetAwareRouter'))))
 """
+import torch
 from mmdet.models.layers import DeformableDetrTransformerDecoder, DinoTransformerDecoder
 from mmdet.registry import MODELS
 
-__all__ = ['DAMEXDinoTransformerDecoder', 'DAMEXDeformableDetrTransformerDecoder']
+from damex_mmdet.moe import MoEFFN
+
+__all__ = ['DAMEXDinoTransformerDecoder', 'DAMEXDeformableDetrTransformerDecoder',
+           'build_registry_decoder', 'STOCK_DECODER_KEYS']
+
+# arguments of mmdet's DETR-family decoders (the stock decoder built before a registry one)
+STOCK_DECODER_KEYS = ('num_layers', 'layer_cfg', 'post_norm_cfg', 'return_intermediate',
+                      'init_cfg')
 
 
 class _RegistryLayersMixin:
@@ -60,3 +68,40 @@ class DAMEXDinoTransformerDecoder(_RegistryLayersMixin, DinoTransformerDecoder):
 class DAMEXDeformableDetrTransformerDecoder(_RegistryLayersMixin,
                                             DeformableDetrTransformerDecoder):
     """Deformable DETR's decoder with MoE layers at ``moe_layers``."""
+
+
+def build_registry_decoder(stock: torch.nn.Module, decoder_cfg: dict):
+    """Build a registry decoder that starts as the stock decoder built before it.
+
+    The registry decoder is built in a forked random generator (so every other
+    module of the detector draws what it draws in the dense detector); every
+    value outside its MoE layers is copied from ``stock``, and the stock
+    two-layer FFNs at the MoE positions are returned, to initialise the MoE
+    layers like converted ones (matched starts).
+
+    Args:
+        stock (nn.Module): the stock decoder of the same arguments.
+        decoder_cfg (dict): the registry decoder's config (with ``type``).
+
+    Returns:
+        tuple: the new decoder, and ``{'decoder.<name>': dense FFN}`` of its MoE layers.
+    """
+    with torch.random.fork_rng(devices=[]):
+        decoder = MODELS.build(decoder_cfg)
+    moe_names = [name for name, m in decoder.named_modules() if isinstance(m, MoEFFN)]
+    dense_ffns = {}
+    for name in moe_names:
+        try:
+            twin = stock.get_submodule(name)
+        except AttributeError:
+            continue
+        if sum(isinstance(m, torch.nn.Linear) for m in twin.modules()) == 2:
+            dense_ffns[f'decoder.{name}'] = twin
+    stock_state = stock.state_dict()
+    with torch.no_grad():
+        for key, value in decoder.state_dict().items():
+            theirs = stock_state.get(key)
+            if (theirs is not None and theirs.shape == value.shape
+                    and not any(key.startswith(name + '.') for name in moe_names)):
+                value.copy_(theirs)
+    return decoder, dense_ffns

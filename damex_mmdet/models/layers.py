@@ -1,14 +1,15 @@
-"""Registered building blocks: the MoE FFN layers and the DAMEX decoder layer."""
+"""The DAMEX decoder layer, registered in mmdet's ``MODELS``.
+
+(The MoE layers and routers themselves live in the one registry of
+:mod:`damex_mmdet.moe.registry`; mmdet's registry reaches them as
+``damex_mmdet.MoEFFN``.)
+"""
 from mmdet.models.layers import DeformableDetrTransformerDecoderLayer
 from mmdet.registry import MODELS
 
-from damex_mmdet.moe import MoEFFN, MoEPlusPlusFFN, SoftMoEFFN
 from .moe_conversion import moe_layer_class
 
 __all__ = ['DAMEXDecoderLayer']
-
-for _layer in (MoEFFN, SoftMoEFFN, MoEPlusPlusFFN):
-    MODELS.register_module(name=_layer.__name__, module=_layer)
 
 
 @MODELS.register_module()

@@ -9,12 +9,12 @@ from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-from damex_mmdet.moe import MOE_LAYERS, MoEFFN
+from damex_mmdet.moe import MoEFFN, lookup
 from damex_mmdet.moe.tutel_backend import TutelMoEFFN
 
 __all__ = [
     'resolve_ffn_paths', 'convert_ffns_to_moe', 'moe_layer_class', 'swap_submodules',
-    'MOE_LAYER_KEYS'
+    'check_moe_layers_match', 'MOE_LAYER_KEYS'
 ]
 
 # keys of ``moe_cfg`` passed on to every MoEFFN
@@ -105,16 +105,14 @@ def moe_layer_class(layer: dict = None, backend: str = 'native') -> Tuple[type, 
     if backend not in ('native', 'tutel'):
         raise ValueError(f"moe_cfg.backend must be 'native' or 'tutel', got {backend!r}.")
     options = dict(layer or {})
-    kind = options.pop('type', 'MoEFFN')
-    if kind not in MOE_LAYERS:
-        raise ValueError(f'moe_cfg.layer type {kind!r} is unknown; use one of '
-                         f'{sorted(MOE_LAYERS)}.')
+    cls = lookup(options.pop('type', 'MoEFFN'), 'moe_cfg.layer', MoEFFN)
     if backend == 'tutel':
-        if kind != 'MoEFFN':
-            raise ValueError(f"backend='tutel' mixes top-k dispatch plans; {kind} mixes tokens "
-                             "its own way: use backend='native'.")
+        if cls is not MoEFFN:
+            raise ValueError(f"backend='tutel' replaces the mixing step of MoEFFN; {cls.__name__}"
+                             " mixes its own way (layer type and backend cannot both be set): "
+                             "use backend='native'.")
         return TutelMoEFFN, options
-    return MOE_LAYERS[kind], options
+    return cls, options
 
 
 def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
@@ -149,3 +147,28 @@ def convert_ffns_to_moe(model: nn.Module, layers: LayersSpec,
             model.get_submodule(path), copy_weights=upcycle,
             init_mode='upcycle' if upcycle else 'xavier', **options, **moe_kwargs)
     return converted, swap_submodules(model, converted)
+
+
+def check_moe_layers_match(state_dict: dict, prefix: str, moe_layers: Sequence[str]) -> None:
+    """Refuse a checkpoint whose MoE layers are dense FFNs in this model.
+
+    (Expert-count mismatches are refused by each MoE layer; dense FFNs in the
+    checkpoint where this model has MoE layers are upcycled.)
+
+    Args:
+        state_dict (dict): the checkpoint's tensors.
+        prefix (str): of the model in ``state_dict``.
+        moe_layers (Sequence[str]): the model's MoE layer paths.
+
+    Raises:
+        ValueError: naming the layers and ``model.moe_cfg.layers``.
+    """
+    suffix = '.experts.w1'
+    in_checkpoint = {key[len(prefix):-len(suffix)] for key in state_dict
+                     if key.startswith(prefix) and key.endswith(suffix)}
+    dense_here = sorted(in_checkpoint - set(moe_layers))
+    if dense_here:
+        raise ValueError(
+            f'the checkpoint has MoE layers {dense_here} that are dense FFNs in this model '
+            f'(its MoE layers: {list(moe_layers)}); set model.moe_cfg.layers to the '
+            f"checkpoint's layers (its meta['damex_moe']['layers'] lists them).")

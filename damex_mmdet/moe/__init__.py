@@ -20,15 +20,17 @@ from .losses import (cv_squared, damex_ce_loss, importance_load_loss, importance
 from .noise import stream_preserving_generator
 from .plan import RoutingPlan, routing_metrics
 from .moe_plus_plus import MoEPlusPlusFFN, MoEPlusPlusRouter
-from .routers import (ROUTERS, DatasetAwareRouter, FixedMapRouter, ReLURouter, TopKRouter,
-                      build_router, register_router)
+from .capabilities import DISPATCH_KINDS, TOKEN_SET_ROLES, check_router_fits_layer
+from .config import MoEConfig
+from .registry import MOE_MODULES, lookup
+from .routers import (DatasetAwareRouter, FixedMapRouter, ReLURouter, Router, TopKRouter,
+                      build_router, router_class)
+from .routing_losses import (TOKEN_SETS, needed_token_sets, routing_losses, short_layer_name,
+                             token_set_masks)
 from .session import (RoutingRecord, RoutingRecorder, RoutingSession, current_session,
                       routing_session)
 from .soft_moe import SoftMoEFFN, SoftMoERouter
 from .token_groups import groups_from_attention_mask
-
-# MoE layer classes by name (``moe_cfg.layer=dict(type=...)``)
-MOE_LAYERS = {cls.__name__: cls for cls in (MoEFFN, SoftMoEFFN, MoEPlusPlusFFN)}
 
 __all__ = [
     'RoutingRecord', 'RoutingRecorder', 'RoutingSession', 'current_session',
@@ -36,8 +38,10 @@ __all__ = [
     'gather', 'make_dispatch', 'ExpertMap', 'BatchedExperts', 'build_activation', 'DropPath',
     'MoEFFN', 'dense_ffn_tensors', 'stream_preserving_generator',
     'cv_squared', 'damex_ce_loss', 'importance_load_loss', 'importance_loss', 'load_loss',
-    'switch_loss', 'RoutingPlan', 'routing_metrics', 'ROUTERS', 'DatasetAwareRouter',
-    'FixedMapRouter', 'TopKRouter', 'ReLURouter', 'build_router', 'register_router',
+    'switch_loss', 'RoutingPlan', 'routing_metrics', 'Router', 'DatasetAwareRouter',
+    'FixedMapRouter', 'TopKRouter', 'ReLURouter', 'build_router', 'router_class',
     'SoftMoEFFN', 'SoftMoERouter', 'groups_from_attention_mask', 'MoEPlusPlusFFN',
-    'MoEPlusPlusRouter', 'MOE_LAYERS'
+    'MoEPlusPlusRouter', 'MOE_MODULES', 'lookup', 'DISPATCH_KINDS', 'TOKEN_SET_ROLES',
+    'check_router_fits_layer', 'MoEConfig', 'TOKEN_SETS', 'routing_losses',
+    'short_layer_name', 'token_set_masks', 'needed_token_sets'
 ]

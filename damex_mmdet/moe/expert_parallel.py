@@ -23,6 +23,7 @@ contributions of the tokens of *every* rank. Those parameters must therefore
 not be averaged again by data parallelism: see :func:`expert_parameter_names`.
 Everything here is plain ``torch.distributed`` (gloo on CPU, NCCL on GPU).
 """
+import copy
 import math
 from typing import Dict, List, Tuple
 
@@ -37,7 +38,8 @@ from .plan import RoutingPlan
 
 __all__ = [
     'all_to_all_rows', 'shard_experts', 'gather_experts', 'expert_parameter_names',
-    'ExpertParallelMoEFFN', 'convert_to_expert_parallel', 'clip_grad_norm_expert_parallel'
+    'ExpertParallelMoEFFN', 'check_expert_parallel', 'convert_to_expert_parallel',
+    'clip_grad_norm_expert_parallel'
 ]
 
 _EXPERT_PARAMS = ('w1', 'b1', 'w2', 'b2')
@@ -184,26 +186,19 @@ class ExpertParallelMoEFFN(MoEFFN):
             ExpertParallelMoEFFN: shares the router with ``layer``.
 
         Raises:
-            ValueError: ``layer`` overrides the mixing (Soft MoE, MoE++).
+            ValueError: ``layer`` declares ``expert_parallel = False`` (Soft
+                MoE, MoE++, the tutel backend).
         """
-        if (type(layer).mix is not MoEFFN.mix
-                or type(layer).route_and_mix is not MoEFFN.route_and_mix):
-            raise ValueError(
-                f'{type(layer).__name__} mixes tokens its own way (Soft MoE slots, MoE++ '
-                'zero-computation experts), which the expert-parallel exchange does not '
-                'implement; expert parallelism supports MoEFFN with any router that returns a '
-                'dispatch plan (top-k, DAMEX, GEM, ReMoE). Train this layer without '
-                'expert_parallel.')
+        check_expert_parallel(type(layer))
         rank, world_size = _rank_and_size(group)
-        # MoEFFN.__init__ would allocate all E experts again: copy the settings instead
+        # MoEFFN.__init__ would allocate all E experts again: take over the layer's
+        # whole state instead (every attribute, whatever a subclass adds), with
+        # module containers of its own so that replacing the experts here leaves
+        # ``layer`` intact
         parallel = cls.__new__(cls)
-        torch.nn.Module.__init__(parallel)
-        for key in ('embed_dims', 'feedforward_channels', 'num_experts', 'capacity_factor',
-                    'eval_capacity_factor', 'batch_prioritized', 'batch_first', 'add_identity',
-                    'init_mode'):
-            setattr(parallel, key, getattr(layer, key))
-        parallel.router = layer.router
-        parallel.dropout_layer = layer.dropout_layer
+        parallel.__dict__.update({
+            key: copy.copy(value) if isinstance(value, (dict, list, set)) else value
+            for key, value in layer.__dict__.items()})
         parallel.experts = shard_experts(layer.experts, rank, world_size)
         parallel.group = group
         return parallel
@@ -283,6 +278,27 @@ class ExpertParallelMoEFFN(MoEFFN):
         return super().extra_repr() + f', local_experts={self.experts.num_experts}'
 
 
+def check_expert_parallel(layer_cls: type, name: str = None) -> None:
+    """Refuse a layer class that does not declare ``expert_parallel``.
+
+    Raises:
+        ValueError: naming the layer, its mixing and the way out.
+    """
+    if layer_cls.expert_parallel:
+        return
+    where = f'{name} ({layer_cls.__name__})' if name else layer_cls.__name__
+    if layer_cls.backend != 'native':
+        fix = ("set moe_cfg.backend='native' (expert parallelism exchanges tokens natively; "
+               'checkpoints are the same for both backends)')
+    else:
+        fix = 'train this layer without expert_parallel (data parallelism works for every layer)'
+    raise ValueError(
+        f'{where} declares expert_parallel=False (it mixes {sorted(layer_cls.mixes)} with '
+        f"backend '{layer_cls.backend}'), which the expert-parallel exchange does not "
+        f'implement; expert parallelism shards layers that mix dispatch plans natively '
+        f'(MoEFFN with top-k, DAMEX, GEM or ReMoE routers): {fix}.')
+
+
 def convert_to_expert_parallel(model: torch.nn.Module,
                                group=None) -> Dict[str, ExpertParallelMoEFFN]:
     """Replace every :class:`MoEFFN` of ``model`` by its expert-parallel version, in place.
@@ -310,11 +326,8 @@ def convert_to_expert_parallel(model: torch.nn.Module,
         raise ValueError(f'expert parallelism was requested but {type(model).__name__} has no '
                          'MoE layer; set model.moe_cfg (layers, num_experts, ...) or use the '
                          'plain data-parallel wrapper.')
-    tutel_layers = [name for name, layer in found if type(layer).__name__ == 'TutelMoEFFN']
-    if tutel_layers:
-        raise ValueError(f'{tutel_layers} use the tutel backend; expert parallelism here '
-                         "exchanges tokens natively: set moe_cfg.backend='native' (checkpoints "
-                         'are the same for both backends).')
+    for name, layer in found:
+        check_expert_parallel(type(layer), name)
     converted = {}
     for name, layer in found:
         parent_name, _, child = name.rpartition('.')

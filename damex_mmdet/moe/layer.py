@@ -16,7 +16,7 @@ recorded into the session. The expert-parallel and tutel backends override
 :meth:`MoEFFN.mix` only.
 """
 import warnings
-from typing import Tuple
+from typing import ClassVar, FrozenSet, Tuple
 
 import torch.nn as nn
 from torch import Tensor
@@ -24,7 +24,9 @@ from torch import Tensor
 from .dispatch import combine, gather, make_dispatch
 from .experts import BatchedExperts
 from .plan import RoutingPlan, routing_metrics
-from .routers import build_router
+from .capabilities import check_router_fits_layer
+from .registry import MOE_MODULES
+from .routers import router_class
 from .session import current_session
 
 __all__ = ['MoEFFN', 'DropPath', 'dense_ffn_tensors']
@@ -75,6 +77,7 @@ def _build_dropout(cfg) -> nn.Module:
     raise ValueError(f"dropout_layer type {kind!r} is not supported; use 'DropPath' or 'Dropout'.")
 
 
+@MOE_MODULES.register_module()
 class MoEFFN(nn.Module):
     """Top-k Mixture-of-Experts FFN with a pluggable router.
 
@@ -107,7 +110,24 @@ class MoEFFN(nn.Module):
     opened by the MoE detectors) and records its plan into it. A training
     forward outside a session is refused when the router has an auxiliary
     loss or follows targets, since the loss would silently be lost.
+
+    Declarations (class attributes, read by the detectors, the
+    expert-parallel wrapper and the backends; a subclass states its own):
+    ``mixes`` (the router dispatch kinds it can mix, see
+    :mod:`~damex_mmdet.moe.capabilities`), ``mixes_tokens`` (a token's output
+    depends on other tokens of its group), ``expert_parallel`` (its experts
+    can be sharded over ranks) and ``backend`` (how it mixes).
     """
+
+    # router dispatch kinds this layer mixes
+    mixes: ClassVar[FrozenSet[str]] = frozenset({'topk', 'map', 'relu'})
+    # whether the output of a token depends on other tokens (then the session's
+    # token groups say which may be mixed)
+    mixes_tokens: ClassVar[bool] = False
+    # whether ExpertParallelMoEFFN can shard this layer's experts
+    expert_parallel: ClassVar[bool] = True
+    # the backend of the mixing step ('native' or 'tutel')
+    backend: ClassVar[str] = 'native'
 
     def __init__(self,
                  embed_dims: int = 256,
@@ -141,12 +161,12 @@ class MoEFFN(nn.Module):
         self.batch_first = batch_first
         self.add_identity = add_identity
         self.init_mode = init_mode
-        self.router = build_router(router, embed_dims, self.num_routes)
-        if hasattr(self.router, 'slot_logits') and (type(self).route_and_mix
-                                                    is MoEFFN.route_and_mix):
-            raise ValueError("SoftMoERouter makes the slot logits of Soft MoE, which mixes tokens "
-                             "differently: use moe_cfg layer=dict(type='SoftMoEFFN') (or build "
-                             'SoftMoEFFN) instead of MoEFFN.')
+        router = dict(router)
+        router_cls = router_class(router)
+        check_router_fits_layer(type(self), router_cls,
+                                self.backend if self.backend != 'native' else None)
+        router.pop('type', None)
+        self.router = router_cls(embed_dims, self.num_routes, **router)
         self.experts = BatchedExperts(num_experts, embed_dims, feedforward_channels, act_cfg,
                                       ffn_drop)
         self.dropout_layer = _build_dropout(dropout_layer)
@@ -160,6 +180,13 @@ class MoEFFN(nn.Module):
         ``expert_index`` (``num_experts`` counts the FFN experts only).
         """
         return self.num_experts
+
+    @property
+    def needs_session(self) -> bool:
+        """Whether a training forward must run inside a routing session: the router
+        reads targets or has an auxiliary loss, or the layer mixes token groups."""
+        router = self.router
+        return router.needs_targets or bool(router.loss_token_sets) or self.mixes_tokens
 
     @property
     def active_capacity_factor(self) -> float:
@@ -220,7 +247,7 @@ class MoEFFN(nn.Module):
         batch, tokens, dims = x.shape
         flat = x.reshape(batch * tokens, dims)
         session = current_session()
-        if session is None and self.training and self.router.needs_session:
+        if session is None and self.training and self.needs_session:
             raise RuntimeError(
                 f'{type(self).__name__} with {type(self.router).__name__} ran a training '
                 'forward outside a routing session, so its auxiliary loss / dataset '
@@ -259,9 +286,7 @@ class MoEFFN(nn.Module):
         """Detached statistics of one call (:func:`~damex_mmdet.moe.plan.routing_metrics`,
         plus the router's own, e.g. ReMoE's L1 coefficient)."""
         metrics = routing_metrics(plan, kept)
-        extra = getattr(self.router, 'extra_metrics', None)
-        if extra is not None:
-            metrics.update(extra())
+        metrics.update(self.router.extra_metrics())
         return metrics
 
     def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:

@@ -34,8 +34,10 @@ from torch import Tensor
 
 from .dispatch import combine, gather, make_dispatch
 from .layer import MoEFFN
-from .plan import RoutingPlan, routing_metrics
-from .routers import TopKRouter, register_router
+from .plan import RoutingPlan
+from .capabilities import check_router_fits_layer
+from .registry import MOE_MODULES
+from .routers import TopKRouter, router_class
 
 __all__ = ['MoEPlusPlusRouter', 'MoEPlusPlusFFN', 'CHEAP_KINDS', 'moe_plus_plus_balance_loss']
 
@@ -69,7 +71,7 @@ def moe_plus_plus_balance_loss(probs: Tensor, expert_index: Tensor, num_ffn_expe
     return columns * (eta * share * probs.mean(0)).sum()
 
 
-@register_router
+@MOE_MODULES.register_module()
 class MoEPlusPlusRouter(TopKRouter):
     """Top-K gate over FFN and cheap experts, with gating residual and tau-balancing.
 
@@ -86,6 +88,8 @@ class MoEPlusPlusRouter(TopKRouter):
             False (the paper weights by the softmax over all columns).
         gating_residual (bool): add ``R_j G_{j-1}``. Default True.
     """
+
+    dispatch = 'cheap'
 
     def __init__(self, embed_dims: int, num_experts: int, num_ffn_experts: int,
                  top_k: int = 2, gate_noise: float = 0.0, balance_weight: float = 0.1,
@@ -139,6 +143,7 @@ class MoEPlusPlusRouter(TopKRouter):
                 f'gating_residual={self.residual is not None}')
 
 
+@MOE_MODULES.register_module()
 class MoEPlusPlusFFN(MoEFFN):
     """:class:`MoEFFN` with MoE++'s zero, copy and constant experts.
 
@@ -159,6 +164,9 @@ class MoEPlusPlusFFN(MoEFFN):
         constant_gates (Parameter): (num_constant, 2, D) ``W_c``.
     """
 
+    mixes = frozenset({'cheap'})
+    expert_parallel = False  # the cheap experts are not sharded
+
     def __init__(self, *args, num_zero_experts: int = 1, num_copy_experts: int = 1,
                  num_constant_experts: int = 1, router: dict = dict(type='MoEPlusPlusRouter'),
                  **kwargs):
@@ -166,9 +174,9 @@ class MoEPlusPlusFFN(MoEFFN):
         if min(counts) < 0:
             raise ValueError(f'cheap expert counts must be >= 0, got zero/copy/constant {counts}.')
         router = dict(router)
-        if router.setdefault('type', 'MoEPlusPlusRouter') != 'MoEPlusPlusRouter':
-            raise ValueError(f"MoEPlusPlusFFN needs router type 'MoEPlusPlusRouter', got "
-                             f"{router['type']!r}.")
+        router.setdefault('type', 'MoEPlusPlusRouter')
+        # before the column counts are added to the router's options
+        check_router_fits_layer(type(self), router_class(router))
         # read by num_routes while MoEFFN.__init__ builds the router
         self.cheap_kinds = sum(([kind] * n for kind, n in zip(CHEAP_KINDS, counts)), [])
         num_experts = kwargs.get('num_experts', 8)
@@ -231,7 +239,7 @@ class MoEPlusPlusFFN(MoEFFN):
     def routing_metrics(self, plan: RoutingPlan, kept: Tensor) -> dict:
         """:func:`routing_metrics` plus ``cheap_fraction`` and ``<kind>_fraction``:
         shares of the kept assignments served by the cheap experts."""
-        metrics = routing_metrics(plan, kept)
+        metrics = super().routing_metrics(plan, kept)
         chosen = plan.expert_index[kept]
         total = max(chosen.numel(), 1)
         metrics['cheap_fraction'] = (chosen >= self.num_experts).sum() / total

@@ -3,10 +3,13 @@
 Shape shorthand: ``N`` tokens, ``D`` model dim, ``E`` experts, ``K`` experts
 chosen per token.
 
-Every router is called as ``plan = router(x, target, generator)`` with ``x``
-(N, D), an optional ``target`` (N,) long of mapped experts ``h(d)`` (``-1``
-unknown) and an optional ``torch.Generator`` for the gate noise (the detectors
-pass one so that the noise never advances torch's global stream, see
+Every router derives from :class:`Router`, is registered in
+:data:`~damex_mmdet.moe.registry.MOE_MODULES` and declares how it dispatches
+and what it needs (:mod:`~damex_mmdet.moe.capabilities`). It is called as
+``plan = router(x, target, generator)`` with ``x`` (N, D), an optional
+``target`` (N,) long of mapped experts ``h(d)`` (``-1`` unknown) and an
+optional ``torch.Generator`` for the gate noise (the detectors pass one so
+that the noise never advances torch's global stream, see
 :func:`~damex_mmdet.moe.noise.stream_preserving_generator`), and returns a
 :class:`RoutingPlan`. Its auxiliary losses are computed afterwards by
 ``router.losses(plan, ce_mask, balance_mask)``, because in detection the token
@@ -27,6 +30,8 @@ Soft MoE's and MoE++'s routers live with their layers
 (:mod:`~damex_mmdet.moe.soft_moe`, :mod:`~damex_mmdet.moe.moe_plus_plus`),
 since those routings also change how tokens are mixed.
 """
+from typing import ClassVar, Dict, Optional
+
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -35,16 +40,61 @@ from torch import Tensor
 from .distributed_stats import global_importance_load_loss
 from .losses import damex_ce_loss, importance_load_loss, switch_loss
 from .plan import RoutingPlan
+from .registry import MOE_MODULES, lookup
 
 __all__ = [
-    'TopKRouter', 'DatasetAwareRouter', 'FixedMapRouter', 'ReLURouter', 'ROUTERS',
-    'register_router', 'build_router'
+    'Router', 'TopKRouter', 'DatasetAwareRouter', 'FixedMapRouter', 'ReLURouter',
+    'router_class', 'build_router'
 ]
 
 BALANCE_LOSSES = ('importance_load', 'switch')
 
 
-class TopKRouter(nn.Module):
+class Router(nn.Module):
+    """Base of every router: the declarations and the defaults of a routing.
+
+    A subclass sets ``dispatch`` (one of
+    :data:`~damex_mmdet.moe.capabilities.DISPATCH_KINDS`), implements
+    ``forward(x, target, generator) -> RoutingPlan`` and ``reset_parameters``,
+    and overrides ``needs_targets`` / ``loss_token_sets`` / ``losses`` /
+    ``extra_metrics`` where it has them. Its constructor takes
+    ``(embed_dims, num_experts, **options)``.
+    """
+
+    # how the plan chooses experts (the layer must mix this kind)
+    dispatch: ClassVar[Optional[str]] = None
+
+    @property
+    def needs_targets(self) -> bool:
+        """Whether a training forward reads the mapped expert ``h(d)`` of every token."""
+        return False
+
+    @property
+    def loss_token_sets(self) -> Dict[str, str]:
+        """Auxiliary loss name -> the role of the tokens it covers.
+
+        Roles (:data:`~damex_mmdet.moe.capabilities.TOKEN_SET_ROLES`):
+        ``'ce'`` (``moe_cfg.ce_tokens``), ``'balance'``
+        (``moe_cfg.balance_tokens``) or ``'all'``. Empty: no auxiliary loss.
+        """
+        return {}
+
+    def losses(self, plan: RoutingPlan, ce_mask: Tensor = None,
+               balance_mask: Tensor = None) -> dict:
+        """Weighted auxiliary losses of one plan (none by default)."""
+        return {}
+
+    def extra_metrics(self) -> dict:
+        """Detached statistics of the router itself for the logs (none by default)."""
+        return {}
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the router's parameters."""
+        raise NotImplementedError(f'{type(self).__name__} must define reset_parameters().')
+
+
+@MOE_MODULES.register_module()
+class TopKRouter(Router):
     """Learned softmax gate with top-k selection (vanilla MoE).
 
     Args:
@@ -95,14 +145,11 @@ class TopKRouter(nn.Module):
         self.sync_stats = sync_stats
         self.gate = nn.Linear(embed_dims, num_experts, bias=False)
 
-    @property
-    def needs_session(self) -> bool:
-        """Whether a training forward must run inside a routing session.
+    dispatch = 'topk'
 
-        True when the router has an auxiliary loss (computed from the
-        session's records) or follows per-token targets (read from it).
-        """
-        return self.balance_weight > 0
+    @property
+    def loss_token_sets(self) -> Dict[str, str]:
+        return {'loss_balance': 'balance'} if self.balance_weight > 0 else {}
 
     def gate_logits(self, x: Tensor) -> Tensor:
         """(N, D) -> (N, E) logits, computed in fp32 even under autocast."""
@@ -181,6 +228,7 @@ class TopKRouter(nn.Module):
                 f'*{self.balance_weight}' + (', sync_stats=True' if self.sync_stats else ''))
 
 
+@MOE_MODULES.register_module()
 class DatasetAwareRouter(TopKRouter):
     """DAMEX router: the learned gate is trained to send dataset d to ``h(d)``.
 
@@ -202,8 +250,15 @@ class DatasetAwareRouter(TopKRouter):
         self.ce_weight = float(ce_weight)
 
     @property
-    def needs_session(self) -> bool:
-        return self.balance_weight > 0 or self.ce_weight > 0
+    def needs_targets(self) -> bool:
+        return self.ce_weight > 0
+
+    @property
+    def loss_token_sets(self) -> Dict[str, str]:
+        sets = dict(super().loss_token_sets)
+        if self.ce_weight > 0:
+            sets['loss_damex'] = 'ce'
+        return sets
 
     def losses(self, plan, ce_mask=None, balance_mask=None):
         losses = super().losses(plan, ce_mask, balance_mask)
@@ -222,6 +277,7 @@ class DatasetAwareRouter(TopKRouter):
         return super().extra_repr() + f', ce_weight={self.ce_weight}'
 
 
+@MOE_MODULES.register_module()
 class FixedMapRouter(DatasetAwareRouter):
     """GEM router: in training, dispatch follows the compiled map exactly.
 
@@ -247,8 +303,10 @@ class FixedMapRouter(DatasetAwareRouter):
         super().__init__(embed_dims, num_experts, gate_noise=gate_noise, **kwargs)
         self.combine = combine
 
+    dispatch = 'map'
+
     @property
-    def needs_session(self) -> bool:
+    def needs_targets(self) -> bool:
         return True  # training dispatch follows the targets
 
     def _choose(self, logits, noisy, target):
@@ -263,6 +321,7 @@ class FixedMapRouter(DatasetAwareRouter):
         return index, weight
 
 
+@MOE_MODULES.register_module()
 class ReLURouter(TopKRouter):
     """ReMoE (Wang et al., ICLR 2025): a ReLU gate with an adaptively weighted L1.
 
@@ -311,9 +370,11 @@ class ReLURouter(TopKRouter):
         self.load_balanced = load_balanced
         self.register_buffer('l1_coefficient', torch.tensor(float(l1_init)))
 
+    dispatch = 'relu'
+
     @property
-    def needs_session(self) -> bool:
-        return True  # the L1 regulariser is computed from the session's records
+    def loss_token_sets(self) -> Dict[str, str]:
+        return {'loss_l1': 'all'}  # the regulariser steers the compute of every token
 
     def forward(self, x: Tensor, target: Tensor = None,
                 generator: torch.Generator = None) -> RoutingPlan:
@@ -370,26 +431,22 @@ class ReLURouter(TopKRouter):
                 f'l1_step={self.l1_step}, load_balanced={self.load_balanced}')
 
 
-ROUTERS = {
-    cls.__name__: cls
-    for cls in (TopKRouter, DatasetAwareRouter, FixedMapRouter, ReLURouter)
-}
+def router_class(cfg: dict) -> type:
+    """The registered :class:`Router` subclass named by ``cfg['type']`` (default TopKRouter).
+
+    Raises:
+        ValueError: unknown ``type``, naming the valid ones.
+    """
+    return lookup(dict(cfg).get('type', 'TopKRouter'), 'router', Router)
 
 
-def register_router(cls: type) -> type:
-    """Make a router class buildable by name in ``router=dict(type=...)`` (decorator)."""
-    ROUTERS[cls.__name__] = cls
-    return cls
-
-
-def build_router(cfg: dict, embed_dims: int, num_experts: int) -> nn.Module:
+def build_router(cfg: dict, embed_dims: int, num_experts: int) -> Router:
     """Build a router from ``dict(type='TopKRouter', **options)``.
 
     Raises:
         ValueError: unknown ``type``, naming the valid ones.
     """
     cfg = dict(cfg)
-    kind = cfg.pop('type', 'TopKRouter')
-    if kind not in ROUTERS:
-        raise ValueError(f'router type {kind!r} is unknown; use one of {sorted(ROUTERS)}.')
-    return ROUTERS[kind](embed_dims, num_experts, **cfg)
+    cls = router_class(cfg)
+    cfg.pop('type', None)
+    return cls(embed_dims, num_experts, **cfg)

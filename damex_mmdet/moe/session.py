@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .plan import RoutingPlan, routing_metrics
+from .plan import RoutingPlan
 from .token_groups import groups_from_attention_mask
 
 __all__ = [
@@ -59,13 +59,10 @@ class RoutingRecord:
     batch_shape: tuple
 
     def metrics(self) -> dict:
-        """Detached statistics: :func:`~damex_mmdet.moe.plan.routing_metrics` plus
-        what the layer adds (``layer.routing_metrics``, e.g. MoE++'s share of
-        tokens taking the cheap experts)."""
-        extra = getattr(self.layer, 'routing_metrics', None)
-        if extra is None:
-            return routing_metrics(self.plan, self.kept)
-        return extra(self.plan, self.kept)
+        """Detached statistics of the layer (``MoEFFN.routing_metrics``:
+        :func:`~damex_mmdet.moe.plan.routing_metrics` plus what the layer and
+        its router add, e.g. MoE++'s share of tokens taking the cheap experts)."""
+        return self.layer.routing_metrics(self.plan, self.kept)
 
     def detached(self) -> 'RoutingRecord':
         """A copy whose tensors do not hold the autograd graph."""

@@ -41,13 +41,14 @@ from torch import Tensor
 
 from .layer import MoEFFN
 from .plan import RoutingPlan
-from .routers import register_router
+from .registry import MOE_MODULES
+from .routers import Router
 
 __all__ = ['SoftMoERouter', 'SoftMoEFFN']
 
 
-@register_router
-class SoftMoERouter(nn.Module):
+@MOE_MODULES.register_module()
+class SoftMoERouter(Router):
     """Slot logits of Soft MoE: ``Phi`` (D, E * S), optionally normalised.
 
     With ``normalize=True`` (the paper's recipe for stable training) tokens
@@ -61,8 +62,7 @@ class SoftMoERouter(nn.Module):
         normalize (bool): see above. Default True.
     """
 
-    balance_weight = 0.0  # no auxiliary loss (read by the detectors' token masks)
-    top_k = 1
+    dispatch = 'slots'  # no dispatch plan: SoftMoEFFN mixes tokens with slot_logits
 
     def __init__(self, embed_dims: int, num_experts: int, slots_per_expert: int = 1,
                  normalize: bool = True):
@@ -75,11 +75,6 @@ class SoftMoERouter(nn.Module):
         self.phi = nn.Parameter(torch.empty(embed_dims, num_experts * slots_per_expert))
         self.scale = nn.Parameter(torch.ones(())) if normalize else None
         self.reset_parameters()
-
-    @property
-    def needs_session(self) -> bool:
-        """Training needs the session's token groups (mixing across a mask would leak)."""
-        return True
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
@@ -97,20 +92,12 @@ class SoftMoERouter(nn.Module):
                 phi = F.normalize(phi, dim=0) * self.scale.float()
             return x @ phi
 
-    def forward(self, *args, **kwargs):
-        raise RuntimeError('SoftMoERouter computes slot logits for SoftMoEFFN; build the layer '
-                           "with moe_cfg layer=dict(type='SoftMoEFFN') instead of using it "
-                           'as the router of another MoE layer.')
-
-    def losses(self, plan, ce_mask=None, balance_mask=None) -> dict:
-        """Soft MoE has no auxiliary loss."""
-        return {}
-
     def extra_repr(self):
         return (f'num_experts={self.num_experts}, slots_per_expert={self.slots_per_expert}, '
                 f'normalize={self.normalize}')
 
 
+@MOE_MODULES.register_module()
 class SoftMoEFFN(MoEFFN):
     """:class:`MoEFFN` with Soft MoE mixing.
 
@@ -126,11 +113,13 @@ class SoftMoEFFN(MoEFFN):
         **kwargs: see :class:`MoEFFN`.
     """
 
+    mixes = frozenset({'slots'})
+    mixes_tokens = True  # a slot mixes every token of its group: needs the session's groups
+    expert_parallel = False
+
     def __init__(self, *args, router: dict = dict(type='SoftMoERouter'), **kwargs):
         router = dict(router)
-        if router.setdefault('type', 'SoftMoERouter') != 'SoftMoERouter':
-            raise ValueError(f"SoftMoEFFN mixes with SoftMoERouter's slots; got router type "
-                             f"{router['type']!r} (drop it or use type='SoftMoERouter').")
+        router.setdefault('type', 'SoftMoERouter')
         for key in ('capacity_factor', 'eval_capacity_factor', 'batch_prioritized'):
             if kwargs.get(key):
                 raise ValueError(f'SoftMoEFFN drops no token: {key} must be 0 / False, got '
@@ -194,9 +183,6 @@ class SoftMoEFFN(MoEFFN):
         index = expert_logits.argmax(-1, keepdim=True)
         weight = expert_logits.softmax(-1).gather(1, index)
         return RoutingPlan(index, weight, expert_logits, expert_logits, None)
-
-    def mix(self, flat, plan):
-        raise RuntimeError('SoftMoEFFN mixes tokens in route_and_mix (slots, not a dispatch plan).')
 
     def extra_repr(self):
         return super().extra_repr() + ', mixing=soft'

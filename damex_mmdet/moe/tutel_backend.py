@@ -39,7 +39,6 @@ from torch import Tensor
 from .dispatch import make_dispatch
 from .layer import MoEFFN
 from .plan import RoutingPlan
-from .routers import FixedMapRouter, ReLURouter, TopKRouter
 
 __all__ = ['tutel_available', 'TutelMoEFFN']
 
@@ -77,22 +76,18 @@ class TutelMoEFFN(MoEFFN):
 
     Raises:
         ImportError: tutel is not installed (the message says how to get it).
-        ValueError: the router is a ``FixedMapRouter``, or does not route by
-            top-k (ReMoE, Soft MoE, MoE++).
+        ValueError: the router does not dispatch by a softmax top-k (GEM's
+            ``FixedMapRouter``, ReMoE, Soft MoE, MoE++): see ``mixes``.
     """
+
+    mixes = frozenset({'topk'})  # tutel chooses a fixed top-k on the softmax scores
+    expert_parallel = False  # tokens are exchanged natively by ExpertParallelMoEFFN
+    backend = 'tutel'
 
     def __init__(self, *args, **kwargs):
         if not tutel_available():
             raise ImportError(_INSTALL_HINT)
         super().__init__(*args, **kwargs)
-        if isinstance(self.router, ReLURouter) or not isinstance(self.router, TopKRouter):
-            raise ValueError(f"backend='tutel' chooses a fixed top-k on softmax scores; "
-                             f'{type(self.router).__name__} does not route that way: use '
-                             "backend='native'.")
-        if isinstance(self.router, FixedMapRouter):
-            raise ValueError("backend='tutel' cannot follow FixedMapRouter's fixed dataset->expert "
-                             "dispatch (tutel chooses on the gate scores); use backend='native' "
-                             'for GEM.')
         self.group = _single_process_group()
 
     def mix(self, flat: Tensor, plan: RoutingPlan) -> Tuple[Tensor, Tensor]:

@@ -13,7 +13,7 @@ import numpy as np
 from .affinity import AffinityMatrix
 from .class_split import PlanningUnit
 from .compiler import compile_plan
-from .exact import compile_exact
+from .exact import compile_exact, plan_count_assignment, solves_directly
 from .planner import solve_assignment_lp
 
 __all__ = ['ExpertMapping', 'plan_expert_mapping', 'split_demand']
@@ -145,10 +145,14 @@ def plan_expert_mapping(affinity: AffinityMatrix,
     if names != affinity.unit_names:
         raise ValueError(f'Planning units {list(names)} do not match the affinity rows '
                          f'{list(affinity.unit_names)}; give the units in row order.')
-    plan = solve_assignment_lp(affinity.values, capacity, demand, min_share)
-    if compiler == 'exact':
+    if compiler == 'exact' and solves_directly(capacity, demand, min_share):
+        # an assignment problem: solved directly, its optimum is the LP's
+        plan, compiled = plan_count_assignment(affinity.values, capacity, demand)
+    elif compiler == 'exact':
+        plan = solve_assignment_lp(affinity.values, capacity, demand, min_share)
         compiled = compile_exact(plan, time_limit=time_limit, tol=tol)
     elif compiler == 'rounding':
+        plan = solve_assignment_lp(affinity.values, capacity, demand, min_share)
         compiled = compile_plan(plan, tol=tol, refine_fixed=refine_fixed)
     else:
         raise ValueError(f"compiler must be 'exact' or 'rounding', got {compiler!r}.")

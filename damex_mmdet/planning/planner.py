@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-__all__ = ['LPPlan', 'solve_assignment_lp']
+__all__ = ['LPPlan', 'solve_assignment_lp', 'validate_plan_inputs']
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _lower_bounds(min_share, affinity: np.ndarray) -> np.ndarray:
     return lower
 
 
-def _validate(affinity, capacity, demand, min_share):
+def validate_plan_inputs(affinity, capacity, demand=None, min_share=None):
+    """Checked ``(w, capacity, demand, lower)`` arrays; raises ValueError naming the problem."""
     w = np.asarray(affinity, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
         raise ValueError(f'affinity must be a non-empty (units, experts) matrix, got shape '
@@ -141,7 +142,7 @@ def solve_assignment_lp(affinity: np.ndarray,
     Returns:
         LPPlan: The fractional plan and its objective (the LP bound).
     """
-    w, cap, dem, lower = _validate(affinity, capacity, demand, min_share)
+    w, cap, dem, lower = validate_plan_inputs(affinity, capacity, demand, min_share)
     num_units, num_experts = w.shape
     # Rescale loads so that the largest demand is 1 (HiGHS tolerances are absolute).
     scale = dem.max()

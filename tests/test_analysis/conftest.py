@@ -11,7 +11,7 @@ from damex_mmdet.testing.tiny_models import tiny_dino_cfg
 register_all_modules()
 
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-             'flip_direction', 'dataset_id', 'dataset_name')
+             'flip_direction', 'dataset_name')
 # images are 64 x 48; Resize doubles them, so test-time gt (original frame) != input frame
 TEST_PIPELINE = [
     dict(type='LoadImageFromFile'),

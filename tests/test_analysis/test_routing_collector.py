@@ -100,13 +100,16 @@ def test_layers_of_other_token_counts_get_no_matched_statistics():
     np.testing.assert_array_equal(stats.token_count[:, 0], [4, 2])
 
 
-def test_image_dataset_names_from_name_or_id():
-    with_name, with_id, bare = DetDataSample(), DetDataSample(), DetDataSample()
+def test_image_dataset_names_read_the_one_dataset_key():
+    with_name, with_id, other = DetDataSample(), DetDataSample(), DetDataSample()
     with_name.set_metainfo(dict(dataset_name='kitti'))
-    with_id.set_metainfo(dict(dataset_id=1))
-    assert image_dataset_names([with_name, with_id], ['voc', 'lisa']) == ['kitti', 'lisa']
-    with pytest.raises(ValueError, match="'dataset_name' to meta_keys"):
-        image_dataset_names([bare])
+    with_id.set_metainfo(dict(dataset_id=1))  # not a key of this package: refused
+    other.set_metainfo(dict(dataset_name='coco'))
+    assert image_dataset_names([with_name], ['kitti', 'lisa']) == ['kitti']
+    with pytest.raises(ValueError, match="no 'dataset_name'.*type='MultiDataset'"):
+        image_dataset_names([with_id])
+    with pytest.raises(ValueError, match="'coco', which is not one of"):
+        image_dataset_names([other], ['kitti', 'lisa'])
 
 
 def test_collect_routing_end_to_end(tiny_damex, loader, gt_counts, capfd):

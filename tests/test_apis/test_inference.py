@@ -83,7 +83,7 @@ def test_every_shipped_config_has_an_inference_pipeline(path):
     assert all('/' in name for name in classes)
 
 
-def test_det_inferencer_matches_the_test_loop_without_a_dataset_id(workspace):
+def test_det_inferencer_matches_the_test_loop_without_a_dataset_name(workspace):
     """DetInferencer on a bare image path (no dataset id anywhere) predicts what the
     model predicts for that image through the test dataloader (which carries one)."""
     from mmdet.apis import DetInferencer

@@ -15,7 +15,7 @@ from damex_mmdet.testing import make_coco_fixture
 register_all_modules(init_default_scope=True)
 
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-             'flip', 'flip_direction', 'dataset_id', 'dataset_name')
+             'flip', 'flip_direction', 'dataset_name')
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
@@ -95,7 +95,6 @@ def test_data_info_is_stamped_and_shifted(fixtures):
     for idx in range(len(dataset)):
         info = dataset.get_data_info(idx)
         fixture, classes = (kitti, KITTI) if idx < 4 else (voc, VOC)
-        assert info['dataset_id'] == (0 if idx < 4 else 1)
         assert info['dataset_name'] == ('kitti' if idx < 4 else 'voc')
         assert info['sample_idx'] == idx
         expected = [offsets[info['dataset_name']] + label
@@ -105,13 +104,13 @@ def test_data_info_is_stamped_and_shifted(fixtures):
         assert dataset.get_cat_ids(idx) == expected
     # the sub-dataset's own (serialized) data list is left untouched
     raw = dataset.datasets[1].get_data_info(0)
-    assert 'dataset_id' not in raw
+    assert 'dataset_name' not in raw
     assert [inst['bbox_label'] for inst in raw['instances']] == \
         _file_labels(voc, raw['img_id'], VOC)
 
 
 @pytest.mark.parametrize('serialize', [True, False])
-def test_pipeline_packs_dataset_id(fixtures, serialize):
+def test_pipeline_packs_dataset_name(fixtures, serialize):
     kitti, voc = fixtures
     datasets = dict(
         kitti=kitti.dataset_cfg(PIPELINE, serialize_data=serialize),
@@ -122,25 +121,25 @@ def test_pipeline_packs_dataset_id(fixtures, serialize):
     for idx in (0, len(dataset) - 1):
         sample = dataset[idx]['data_samples']
         info = dataset.get_data_info(idx)
-        assert sample.metainfo['dataset_id'] == info['dataset_id']
         assert sample.metainfo['dataset_name'] == info['dataset_name']
+        assert 'dataset_id' not in sample.metainfo  # one key says where a sample comes from
         assert sample.gt_instances.labels.tolist() == \
             [inst['bbox_label'] for inst in info['instances']]
-    assert dataset[len(dataset) - 1]['data_samples'].dataset_id == 1
+    assert dataset[len(dataset) - 1]['data_samples'].dataset_name == 'voc'
 
 
-def test_packed_samples_carry_dataset_ids_whatever_the_meta_keys(fixtures):
-    """Pipelines that do not list dataset_id / dataset_name still route and evaluate."""
+def test_packed_samples_carry_dataset_names_whatever_the_meta_keys(fixtures):
+    """Pipelines that do not list dataset_name still route and evaluate."""
     kitti, voc = fixtures
     bare = [dict(PIPELINE[-1], meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                                           'scale_factor')) if step['type'] == 'PackDetInputs'
             else step for step in PIPELINE]
     dataset = MultiDataset(dict(voc=voc.dataset_cfg(bare), kitti=kitti.dataset_cfg(bare)))
-    seen = {}
-    for idx in range(len(dataset)):
-        meta = dataset[idx]['data_samples'].metainfo
-        seen[meta['dataset_name']] = meta['dataset_id']
-    assert seen == dict(kitti=0, voc=1)  # ids follow the sorted names
+    seen = [dataset[idx]['data_samples'].metainfo['dataset_name']
+            for idx in range(len(dataset))]
+    # the sorted names give the order of the samples (and of the label offsets)
+    kitti_size = dataset.dataset_sizes[0]
+    assert seen == ['kitti'] * kitti_size + ['voc'] * (len(dataset) - kitti_size)
 
 
 def test_unified_label_space_merges_equal_names(fixtures):
@@ -278,12 +277,12 @@ def test_dataloader_from_config_through_registries(fixtures):
     seen, mixed = [], 0
     for batch in loader:
         samples = batch['data_samples']
-        seen += [(sample.dataset_id, sample.img_id) for sample in samples]
+        seen += [(sample.dataset_name, sample.img_id) for sample in samples]
         portrait = {s.ori_shape[0] > s.ori_shape[1] for s in samples}
         mixed += len(portrait) > 1
     # AspectRatioBatchSampler read the stamped infos: only its final
     # leftover batch may mix portrait and landscape images
     assert mixed <= 1
     # natural mode: every image of both datasets exactly once per epoch
-    assert sorted(seen) == [(0, i) for i in range(1, 6)] + \
-        [(1, i) for i in range(1, 4)]
+    assert sorted(seen) == [('kitti', i) for i in range(1, 6)] + \
+        [('voc', i) for i in range(1, 4)]

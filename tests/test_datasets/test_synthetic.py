@@ -221,7 +221,7 @@ def test_config_matches_benchmark():
             # the test datasets share the MultiDataset's pipeline (DetInferencer's too)
             pipeline = ds.get('pipeline') or loader.dataset.pipeline
             pack = pipeline[-1]
-            # (dataset_id / dataset_name need not be listed: MultiDataset stamps them)
+            # (dataset_name need not be listed: MultiDataset stamps it)
             assert pack.type == 'PackDetInputs' and 'scale_factor' in pack.meta_keys
     assert cfg.damex_default_train_dataloader.sampler.type == 'MultiDatasetSampler'
     assert cfg.damex_default_evaluator.type == 'MultiDatasetCocoMetric'
@@ -241,7 +241,6 @@ def test_train_dataset_builds_from_config(bench):
     assert dataset.dataset_sizes == tuple(meta[name]['num_train'] for name in sorted(meta))
     xray = len(dataset) - 1  # the last sample belongs to the last dataset
     sample = dataset[xray]
-    assert sample['data_samples'].metainfo['dataset_id'] == 5
     assert sample['data_samples'].metainfo['dataset_name'] == 'xray'
     # xray's only class sits after the 16 classes of the five other datasets.
     assert sample['data_samples'].gt_instances.labels.tolist() == [16] * len(

@@ -180,7 +180,7 @@ def test_mixtures(name):
             spec = get_uodb_spec(ds_name)
             assert tuple(ds.metainfo.classes) == spec.classes
             assert _resize(ds.pipeline) == spec.resize_scale, ds_name
-            # dataset_id / dataset_name are stamped by MultiDataset, not listed
+            # dataset_name is stamped by MultiDataset, not listed
             assert 'scale_factor' in _meta_keys(ds.pipeline)
             split = spec.train_split if train else spec.test_split
             if not (train and ds_name == 'kitti'):
@@ -213,11 +213,11 @@ def test_converted_mixture_feeds_multidataset(tmp_path):
         ds.data_root = ds.data_root.replace('data/uodb', str(tmp_path))
     dataset = DATASETS.build(cfg)
     assert len(dataset) == 2
-    # ids follow the sorted names: comic is dataset 0 (no label offset)
+    # the sorted names give the label offsets: comic comes first (no label offset)
     assert dataset.dataset_names == ('comic', 'watercolor')
     sample = dataset[0]
     meta = sample['data_samples'].metainfo
-    assert (meta['dataset_id'], meta['dataset_name']) == (0, 'comic')
+    assert meta['dataset_name'] == 'comic'
     gt = sample['data_samples'].gt_instances
     assert gt.labels.tolist() == [5]  # 'person' is comic's 6th class
     assert dataset[1]['data_samples'].gt_instances.labels.tolist() == [6 + 4]  # watercolor's 'dog'

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from damex_mmdet.engine import CHECKPOINT_META_KEY, ExpertMapHook, RoutingStatsHook
-from damex_mmdet.moe import ExpertMap, RoutingPlan, routing_session
+from damex_mmdet.moe import ExpertMap, MoEFFN, RoutingPlan, routing_session
 
 
 class RecordingLogger:
@@ -38,14 +38,15 @@ class FakeMoEModel(torch.nn.Module):
             layer ``decoder.layers.<i>.ffn`` records in each training step.
     """
 
-    def __init__(self, expert_map=None, routes=None):
+    def __init__(self, expert_map=None, routes=None,
+                 router=dict(type='TopKRouter', balance_weight=0.0)):
         super().__init__()
         self.expert_map = expert_map
         self.routes = routes or {}
         self.decoder = torch.nn.Module()
         self.decoder.layers = torch.nn.ModuleList(torch.nn.Module() for _ in range(3))
         for layer in self.decoder.layers:
-            layer.ffn = torch.nn.Identity()
+            layer.ffn = MoEFFN(4, 8, num_experts=4, router=router)
 
     def train_step(self):
         with routing_session(self) as session:
@@ -119,7 +120,7 @@ def test_routing_stats_skip_dense_models_and_empty_metrics():
 
 
 def test_routing_stats_interval_must_be_positive():
-    with pytest.raises(ValueError, match='interval must be >= 1'):
+    with pytest.raises(ValueError, match='interval and confusion_window must be >= 1'):
         RoutingStatsHook(interval=0)
 
 
@@ -199,9 +200,8 @@ def _relu_route(active_rows):
 
 def test_routing_stats_log_active_experts_and_warn_once_about_closed_gates():
     model = FakeMoEModel(routes={0: _relu_route([[True, False]] * 4),
-                                 2: _relu_route([[False, False]] * 4)})
-    for index in (0, 2):
-        model.decoder.layers[index].ffn.router = SimpleNamespace(target_active=1.0)
+                                 2: _relu_route([[False, False]] * 4)},
+                         router=dict(type='ReLURouter', target_active=1.0))
     hook = RoutingStatsHook(interval=1)
     runner = fake_runner(model)
     train_iteration(hook, runner)
@@ -211,3 +211,37 @@ def test_routing_stats_log_active_experts_and_warn_once_about_closed_gates():
     assert warning.startswith('decoder.layers.2.ffn: 0.000 active experts per token')
     train_iteration(hook, runner)
     assert len(runner.logger.warnings) == 1  # once per layer
+
+
+def _confused_route(swap_a: int, swap_b: int):
+    """8 tokens: 4 of expert 0's datasets, 4 of expert 1's; ``swap_*`` of each go to the other."""
+    target = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    top1 = target.clone()
+    top1[:swap_a] = 1
+    top1[4:4 + swap_b] = 0
+    logits = torch.nn.functional.one_hot(top1, 4).float()
+    plan = RoutingPlan(top1[:, None], torch.ones(8, 1), logits, logits, target)
+    return plan, torch.ones(8, 1, dtype=torch.bool)
+
+
+def test_routing_stats_warn_once_when_two_datasets_keep_sharing_experts():
+    model = FakeMoEModel(ExpertMap(dict(kitti=[0], lisa=[1], voc=[2]), num_experts=4),
+                         routes={0: _confused_route(2, 2), 2: _confused_route(1, 2)})
+    hook = RoutingStatsHook(interval=1, confusion_window=3)
+    runner = fake_runner(model)
+    for _ in range(2):
+        train_iteration(hook, runner)
+    assert runner.logger.warnings == []  # not yet persistent
+    train_iteration(hook, runner)
+    (warning, ) = runner.logger.warnings
+    assert warning.startswith('kitti (expert 0) and lisa (expert 1) keep sharing')
+    assert 'tools/analysis/suggest_map.py' in warning and '(38% and 50% now)' in warning
+    train_iteration(hook, runner)
+    assert len(runner.logger.warnings) == 1  # once per pair
+    # a router that separates them (1 of 4 tokens astray: 25% < 30%) is never warned about
+    separated = FakeMoEModel(ExpertMap(dict(kitti=[0], lisa=[1]), num_experts=4),
+                             routes={0: _confused_route(1, 1)})
+    runner = fake_runner(separated)
+    for _ in range(5):
+        train_iteration(hook.__class__(interval=1, confusion_window=3), runner)
+    assert runner.logger.warnings == []

@@ -18,7 +18,7 @@ register_all_modules(init_default_scope=True)
 
 KEYS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-             'dataset_id', 'dataset_name')
+             'dataset_name')
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +55,7 @@ def _samples(dataset, relabel=None, keep_instances=False):
         if relabel is not None:
             boxes, labels = relabel(info['dataset_name'], boxes, labels)
         sample = dict(
-            dataset_id=info['dataset_id'], img_id=info['img_id'],
+            dataset_name=info['dataset_name'], img_id=info['img_id'],
             ori_shape=(info['height'], info['width']),
             pred_instances=dict(bboxes=boxes, labels=labels,
                                 scores=torch.ones(len(labels))))
@@ -180,8 +180,10 @@ def test_bad_configuration_and_inputs(fixtures):
     dataset = _dataset(fixtures)
     metric.dataset_meta = dataset.metainfo
     sample = _samples(dataset)[0]
-    del sample['dataset_id']
-    with pytest.raises(KeyError, match="no 'dataset_id'.*type='MultiDataset'"):
+    with pytest.raises(KeyError, match="dataset 'lisa', which is not in the evaluated"):
+        metric.process({}, [dict(sample, dataset_name='lisa')])
+    del sample['dataset_name']
+    with pytest.raises(KeyError, match="no 'dataset_name'.*type='MultiDataset'"):
         metric.process({}, [sample])
 
 

@@ -24,6 +24,13 @@ def test_damex_decoder_layer_builds_from_registry_with_moe_ffn():
         layer.ffn.train()(query)
 
 
-def test_moe_ffn_is_registered_like_mmcv_ffn():
-    ffn = MODELS.build(dict(type='MoEFFN', embed_dims=8, feedforward_channels=16, num_experts=2))
+def test_moe_layers_and_routers_live_in_one_registry():
+    from damex_mmdet.moe import MOE_MODULES, DatasetAwareRouter, SoftMoEFFN
+    ffn = MOE_MODULES.build(dict(type='MoEFFN', embed_dims=8, feedforward_channels=16,
+                                 num_experts=2))
     assert isinstance(ffn, MoEFFN)
+    assert MOE_MODULES.get('SoftMoEFFN') is SoftMoEFFN
+    assert MOE_MODULES.get('DatasetAwareRouter') is DatasetAwareRouter
+    # not registered twice: mmdet's registry holds the mmdet-facing classes only
+    assert 'MoEFFN' not in MODELS.module_dict and 'TopKRouter' not in MODELS.module_dict
+    assert MODELS.get('DAMEXDecoderLayer') is not None

@@ -51,8 +51,7 @@ def batch(model, size=96):
         sample = DetDataSample()
         sample.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size),
                                  scale_factor=(1.0, 1.0), pad_shape=(size, size),
-                                 batch_input_shape=(size, size), img_id=i, dataset_name=name,
-                                 dataset_id=i))
+                                 batch_input_shape=(size, size), img_id=i, dataset_name=name))
         xy = torch.rand(2, 2, generator=gen) * size / 2
         sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + 20], 1),
                                            labels=torch.tensor([i, i + 1]))

@@ -252,3 +252,31 @@ def test_convert_replaces_moe_layers_in_place(ranks):
 def test_convert_needs_an_moe_layer():
     with pytest.raises(ValueError, match='has no MoE layer'):
         convert_to_expert_parallel(torch.nn.Linear(2, 2))
+
+
+class _LayerWithMore(MoEFFN):
+    """A subclass that adds state MoEFFN does not know about."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.temperature = 0.5
+        self.extra = torch.nn.Linear(2, 2)
+        self.register_buffer('calls', torch.tensor(3))
+
+
+def test_from_moe_keeps_every_attribute_a_subclass_adds(tmp_path):
+    """The copy is generic over the layer's state: nothing added later can be lost."""
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/init', rank=0,
+                            world_size=1)
+    try:
+        layer = _LayerWithMore(D, H, num_experts=E)
+        parallel = ExpertParallelMoEFFN.from_moe(layer)
+    finally:
+        dist.destroy_process_group()
+    assert isinstance(parallel, ExpertParallelMoEFFN)
+    assert parallel.temperature == 0.5 and parallel.extra is layer.extra
+    assert int(parallel.calls) == 3 and 'calls' in dict(parallel.named_buffers())
+    assert parallel.router is layer.router and parallel.capacity_factor == layer.capacity_factor
+    # the shard is the parallel layer's own: the full layer keeps its experts
+    assert parallel.experts is not layer.experts and layer.experts.num_experts == E
+    assert set(parallel.state_dict()) == set(layer.state_dict())

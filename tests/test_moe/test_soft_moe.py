@@ -96,7 +96,9 @@ def test_training_outside_a_session_is_refused_and_options_checked():
         SoftMoEFFN(4, 8, num_experts=2, capacity_factor=1.25)
     with pytest.raises(ValueError, match='SoftMoERouter'):
         SoftMoEFFN(4, 8, num_experts=2, router=dict(type='TopKRouter'))
-    with pytest.raises(ValueError, match="layer=dict\\(type='SoftMoEFFN'\\)"):
+    # the declarations name both sides and the layer that fits the router
+    with pytest.raises(ValueError, match=r"MoEFFN mixes .* SoftMoERouter dispatches by "
+                       r"'slots'.*\['SoftMoEFFN'\]"):
         MoEFFN(4, 8, num_experts=2, router=dict(type='SoftMoERouter'))
     with pytest.raises(ValueError, match='expert-parallel'):
         ExpertParallelMoEFFN.from_moe(_layer())

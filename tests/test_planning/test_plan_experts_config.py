@@ -24,7 +24,7 @@ pipeline = [
     dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=(32, 32), keep_ratio=True),
     dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                          'scale_factor', 'dataset_id', 'dataset_name'))]
+                                          'scale_factor', 'dataset_name'))]
 train_dataloader = dict(batch_size=1, dataset=dict(type='MultiDataset', datasets=dict(
 {datasets})))
 """

@@ -56,12 +56,14 @@ def test_weighted_demands_and_per_expert_capacity(tool, tmp_path):
     assert mapping.value == pytest.approx(2.4) and mapping.gap == pytest.approx(0.7)
 
 
-def test_default_capacity_rule(tool):
-    args = tool.parse_args(['--affinity', 'x.csv', '--out-dir', 'o'])
+def test_default_capacity_rule():
+    from damex_mmdet.planning import capacity_vector, default_capacity
     # ceil(1.25 * 4 / 2) = 3 datasets per expert.
-    np.testing.assert_array_equal(tool.resolve_capacity(args, 2, np.ones(4)), [3, 3])
+    np.testing.assert_array_equal(default_capacity(np.ones(4), 2), [3, 3])
+    np.testing.assert_array_equal(capacity_vector(None, 2, np.ones(4)), [3, 3])
     # Never below the largest demand, so an integral mapping can exist.
-    np.testing.assert_array_equal(tool.resolve_capacity(args, 4, np.array([10., 1, 1])), [10] * 4)
+    np.testing.assert_array_equal(default_capacity(np.array([10., 1, 1]), 4), [10] * 4)
+    np.testing.assert_array_equal(capacity_vector([2.0], 3, np.ones(4)), [2, 2, 2])
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -13,7 +13,6 @@ import pytest
 from mmengine.config import Config
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
-from damex_mmdet.testing.scripts import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'run_default_benchmark.py')
@@ -73,20 +72,6 @@ def test_second_call_retrains_nothing(finished):
     assert 'training (' not in out
 
 
-def test_custom_variant_parsing_and_errors():
-    tool = load_script(TOOL)
-    variants = tool.custom_variants([['mine=damex/x.py', 'model.moe_cfg.num_experts=8',
-                                      'a.b=[1,2]']])
-    assert variants['mine'][0] == 'damex/x.py'
-    assert variants['mine'][1] == {'model.moe_cfg.num_experts': 8, 'a.b': [1, 2]}
-    with pytest.raises(SystemExit, match='NAME=CONFIG'):
-        tool.custom_variants([['nonsense']])
-    with pytest.raises(SystemExit, match='built-in variant'):
-        tool.custom_variants([['damex=foo.py']])
-    with pytest.raises(SystemExit, match='start from'):
-        tool.Plan(tool.parse_args([]), {'cont-moe': tool.VARIANTS['cont-moe']}, [0])
-
-
 @pytest.mark.slow  # 8 runs through the tool, ~2.5 min
 def test_report_only_trains_nothing_and_leaves_unfinished_runs_out(finished):
     cwd, args, _ = finished
@@ -99,77 +84,6 @@ def test_report_only_trains_nothing_and_leaves_unfinished_runs_out(finished):
     md = (cwd / 'wd' / 'results.md').read_text()
     # datasets in config order, not alphabetical
     assert md.index('watercolor AP50') < md.index('comic AP50') < md.index('xray AP50')
-
-
-def test_recorded_spread_reads_the_committed_results_format(tmp_path):
-    tool = load_script(TOOL)
-    from damex_mmdet.evaluation.comparison import compare_variants
-    per_seed = {'damex': {0: {'mean/bbox_mAP': 0.5}, 1: {'mean/bbox_mAP': 0.6}}}
-    path = tmp_path / 'results.json'
-    path.write_text(json.dumps(dict(
-        per_seed={v: {str(s): m for s, m in r.items()} for v, r in per_seed.items()},
-        comparison=compare_variants(per_seed, ['mean/bbox_mAP'], 'damex'))))
-    mean, std, n, low, high = tool.recorded_spread('damex', path=str(path))
-    assert (n, low, high) == (2, 0.5, 0.6) and mean == pytest.approx(0.55)
-    assert tool.recorded_spread('moe', path=str(path)) is None
-    assert tool.recorded_spread('damex', path=str(tmp_path / 'missing.json')) is None
-
-
-def test_every_named_variant_builds_the_model_it_describes():
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    tool = load_script(TOOL)
-    args = tool.parse_args(['--work-dir', 'unused'])
-    kinds = {}
-    for name, spec in tool.VARIANTS.items():
-        cfg = tool.build_config(name, spec, 0, args)
-        model = MODELS.build(cfg.model)
-        layers = getattr(model, 'moe_layers', {})
-        kinds[name] = sorted({(type(m).__name__, type(m.router).__name__)
-                              for m in layers.values()})
-    assert kinds['dense'] == kinds['dense-jitter'] == []
-    assert kinds['remoe'] == [('MoEFFN', 'ReLURouter')]
-    assert kinds['softmoe'] == [('SoftMoEFFN', 'SoftMoERouter')]
-    assert kinds['moepp'] == [('MoEPlusPlusFFN', 'MoEPlusPlusRouter')]
-    assert kinds['gem'] == [('MoEFFN', 'FixedMapRouter')]
-    jitter = tool.build_config('dense-jitter', tool.VARIANTS['dense-jitter'], 0, args)
-    dense = tool.build_config('dense', tool.VARIANTS['dense'], 0, args)
-    assert jitter.optim_wrapper.optimizer.lr == pytest.approx(dense.optim_wrapper.optimizer.lr *
-                                                              (1 + 1e-6))
-
-
-def test_seed_planning_table_needs_two_pairs(tmp_path):
-    """One seed gives no noise estimate: no planning table; two seeds: one row per variant."""
-    tool = load_script(TOOL)
-    names = tool.dataset_names(tool.VARIANTS['dense'][0])
-    keys = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
-
-    def summary(value):
-        return dict(metrics={k: value for k in keys}, train_seconds=1.0)
-
-    # damex - dense = +0.02 and +0.04 AP (x 100: 2 and 4): std of the pairs 1.4 AP
-    runs = {('dense', 0): summary(0.60), ('damex', 0): summary(0.62),
-            ('dense', 1): summary(0.50), ('damex', 1): summary(0.54)}
-    one_seed = {run: s for run, s in runs.items() if run[1] == 0}
-    md = tool.report(one_seed, tool.VARIANTS, 'dense', str(tmp_path / 'one'))
-    assert 'How many seeds' not in md
-    md = tool.report(runs, tool.VARIANTS, 'dense', str(tmp_path / 'two'))
-    assert 'How many seeds' in md
-    power = json.loads((tmp_path / 'two' / 'results.json').read_text())['power']
-    assert [row[:3] for row in power[1:]] == [['damex', '2', '1.4']]
-
-
-def test_a_single_variant_reports_no_paired_differences(tmp_path):
-    """Nothing to pair with: no header-only difference table, no sentence about pairs."""
-    tool = load_script(TOOL)
-    names = tool.dataset_names(tool.VARIANTS['damex'][0])
-    keys = [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
-    runs = {('damex', seed): dict(metrics={k: 0.5 + seed / 100 for k in keys}, train_seconds=1.0)
-            for seed in (0, 1)}
-    md = tool.report(runs, tool.VARIANTS, 'dense', str(tmp_path))
-    assert 'variant - baseline' not in md and 'Paired differences' not in md
-    assert '| damex   | 2     |' in md  # the variant's own mean ± std row is there
 
 
 @pytest.mark.slow

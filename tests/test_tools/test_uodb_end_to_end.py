@@ -137,8 +137,7 @@ def test_every_mixture_serves_each_of_its_datasets(uodb, mixture):
             for dataset_id, size in enumerate(dataset.dataset_sizes):
                 assert size > 0, (mixture, loader, names[dataset_id])
                 meta = dataset[start]['data_samples'].metainfo
-                assert (meta['dataset_id'], meta['dataset_name']) == (dataset_id,
-                                                                      names[dataset_id])
+                assert meta['dataset_name'] == names[dataset_id]
                 start += size
             if 'shot' in mixture and loader == 'train_dataloader':
                 shots = int(mixture.split('-')[1].split('shot')[0])

@@ -1,7 +1,7 @@
 """Do two variants compute the same detector? Train each a few iterations, compare losses.
 
-Trains every variant of the comparison tool (``tools/run_default_benchmark.py``:
-the named variants, or ``--variant NAME=CONFIG KEY=VALUE ...``) for
+Trains every variant of the comparison (``damex_mmdet.experiments``: the
+named variants, or ``--variant NAME=CONFIG KEY=VALUE ...``) for
 ``--iters`` iterations from the matched start of one seed, records each
 iteration's losses at full precision (``LossTraceHook``) and reports, per
 variant, how many iterations were bit-identical to the baseline and when the
@@ -25,16 +25,15 @@ import time
 
 from mmengine.config import DictAction
 
-from damex_mmdet.testing.scripts import load_script
-
-TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from damex_mmdet.experiments import (DEFAULT_DATA_ROOT, VARIANTS, ComparisonSettings,
+                                     build_config, custom_variants)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--variants', nargs='+', default=['dense', 'dense-jitter',
                                                           'damex-1expert'],
-                        help='named variants of tools/run_default_benchmark.py '
+                        help='named variants (damex_mmdet/experiments/variants.py) '
                         '(default: dense dense-jitter damex-1expert)')
     parser.add_argument('--variant', nargs='+', action='append', default=[],
                         metavar='NAME=CONFIG [KEY=VALUE]',
@@ -53,14 +52,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def trace_config(bench, name, spec, args):
-    """The comparison tool's config of (variant, seed), shortened, with the trace hook."""
-    if spec[2] is not None:
+def trace_config(name, variant, args):
+    """The comparison's config of (variant, seed), shortened, with the trace hook."""
+    if variant.starts_from is not None:
         raise SystemExit(f'variant {name!r} continues from another run\'s checkpoint; trace '
                          'variants that start from the matched initialisation.')
-    ns = argparse.Namespace(cfg_options=args.cfg_options, work_dir=args.work_dir,
-                            data_root=args.data_root, max_iters=args.iters)
-    cfg = bench.build_config(name, spec, args.seed, ns)
+    settings = ComparisonSettings(cfg_options=args.cfg_options, work_dir=args.work_dir,
+                                  data_root=args.data_root, max_iters=args.iters)
+    cfg = build_config(name, variant, args.seed, settings)
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None  # training only
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='LossTraceHook')]
     return cfg
@@ -90,22 +89,24 @@ def trace_one(cfg, log):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = load_script(osp.join(TOOLS, 'run_default_benchmark.py'))
     from damex_mmdet.analysis import write_divergence_report
     from damex_mmdet.datasets.synthetic import generate_default_benchmark
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    variants = dict(bench.VARIANTS)
-    variants.update(bench.custom_variants(args.variant))
+    variants = dict(VARIANTS)
+    try:
+        variants.update(custom_variants(args.variant))
+    except ValueError as error:
+        raise SystemExit(str(error))
     chosen = list(dict.fromkeys([args.baseline] + args.variants +
                                 [spec[0].partition('=')[0] for spec in args.variant]))
     unknown = [v for v in chosen if v not in variants]
     if unknown:
-        raise SystemExit(f'unknown variants {unknown}; named ones: {sorted(bench.VARIANTS)} '
+        raise SystemExit(f'unknown variants {unknown}; named ones: {sorted(VARIANTS)} '
                          '(or add --variant NAME=CONFIG ...).')
     if args.data_root is None:
-        args.data_root = bench.DEFAULT_DATA_ROOT
+        args.data_root = DEFAULT_DATA_ROOT
         generate_default_benchmark(args.data_root)  # seconds; skipped when already there
     elif not osp.isdir(args.data_root):
         raise SystemExit(f'--data-root {args.data_root}: no such folder.')
@@ -113,7 +114,7 @@ def main(argv=None):
     for i, name in enumerate(chosen):
         print(f'[divergence] {i + 1}/{len(chosen)}: {name}, seed {args.seed}, {args.iters} '
               'iterations', flush=True)
-        traces[name] = trace_one(trace_config(bench, name, variants[name], args),
+        traces[name] = trace_one(trace_config(name, variants[name], args),
                                  lambda msg: print(f'[divergence] {msg}', flush=True))
     title = (f'Loss divergence from {args.baseline}, seed {args.seed}, {args.iters} '
              'iterations')

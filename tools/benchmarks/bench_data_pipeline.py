@@ -38,7 +38,7 @@ from damex_mmdet.testing import make_coco_fixture
 
 TARGET_RATIO = 0.95
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-             'flip', 'flip_direction', 'dataset_id', 'dataset_name')
+             'flip', 'flip_direction', 'dataset_name')
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),

@@ -43,7 +43,7 @@ def make_batch(model, batch, size, device):
         inputs.append(torch.randint(0, 255, (3, size, size), generator=gen, dtype=torch.uint8))
         sample = DetDataSample(metainfo=dict(
             img_shape=(size, size), ori_shape=(size, size), scale_factor=(1.0, 1.0),
-            dataset_name=NAMES[i % len(NAMES)], dataset_id=i % len(NAMES)))
+            dataset_name=NAMES[i % len(NAMES)]))
         xy = torch.rand(2, 2, generator=gen) * size / 2
         sample.gt_instances = InstanceData(
             bboxes=torch.cat([xy, xy + size / 4], 1), labels=torch.tensor([i % 17, (i + 3) % 17]))

@@ -15,6 +15,13 @@ limit): its time, method, whether it proved optimality and its relative gap
 mapping can still show a gap). Times are medians over ``--repeats`` runs, all
 in one process so the ratios compare like with like.
 
+A second table times count demand (an assignment problem) side by side:
+``scipy.optimize.linear_sum_assignment`` called by hand on the
+capacity-repeated affinity, the planner (``plan_expert_mapping``, which
+solves it directly), and the LP path (LP + exact compiler), with the ratios
+planner / by hand (target: <= 2) and LP path / by hand, and whether the
+three reach the same optimum.
+
 Usage::
 
     python tools/benchmarks/bench_planning.py [--repeats 3] [--seed 0] [--slack 1.1]
@@ -25,7 +32,10 @@ import time
 
 import numpy as np
 
-from damex_mmdet.planning import compile_exact, compile_plan, solve_assignment_lp
+from scipy.optimize import linear_sum_assignment
+
+from damex_mmdet.planning import (AffinityMatrix, compile_exact, compile_plan,
+                                  plan_expert_mapping, solve_assignment_lp)
 
 SIZES = ((11, 8), (100, 16), (1000, 64))
 TARGET_S = 2.0
@@ -92,5 +102,39 @@ def main():
             print('| ' + ' | '.join(c.rjust(w) for c, w in zip(cells, widths)) + ' |')
 
 
+def time_count_demand(num_datasets, num_experts, seed, slack, repeats):
+    """Median seconds (by hand, planner, LP path) and their optimum values."""
+    affinity, capacity, _ = make_instance(num_datasets, num_experts, seed, slack, False)
+    matrix = AffinityMatrix(tuple(f'd{i}' for i in range(num_datasets)),
+                            tuple(f'e{i}' for i in range(num_experts)), affinity)
+    columns = np.repeat(np.arange(num_experts), capacity.astype(int))
+    times, values = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rows, cols = linear_sum_assignment(affinity[:, columns], maximize=True)
+        t1 = time.perf_counter()
+        mapping = plan_expert_mapping(matrix, capacity)
+        t2 = time.perf_counter()
+        exact = compile_exact(solve_assignment_lp(affinity, capacity))
+        t3 = time.perf_counter()
+        times.append((t1 - t0, t2 - t1, t3 - t2))
+        values = (float(affinity[rows, columns[cols]].sum()), mapping.value, exact.value)
+    return np.median(times, axis=0), values, mapping.compiler
+
+
+def count_demand_table(args):
+    print('\nCount demand (assignment), side by side:\n')
+    print('| D x E | by hand s | planner s | LP path s | planner / by hand | LP path / by hand '
+          '| same optimum | planner method |')
+    print('|---|---|---|---|---|---|---|---|')
+    for num_datasets, num_experts in SIZES:
+        (hand, planner, lp), values, method = time_count_demand(
+            num_datasets, num_experts, args.seed, args.slack, args.repeats)
+        same = np.allclose(values, values[0], rtol=1e-9)
+        print(f'| {num_datasets} x {num_experts} | {hand:.4f} | {planner:.4f} | {lp:.4f} | '
+              f'{planner / hand:.2f} | {lp / hand:.2f} | {same} | {method} |')
+
+
 if __name__ == '__main__':
     main()
+    count_demand_table(parse_args())

@@ -22,8 +22,8 @@ damex_default_backend_args = None
 # 160x112) already fit, so they keep their size.
 damex_default_img_scale = (160, 128)
 
-# Source datasets (display order). MultiDataset numbers them (dataset_id 0..5)
-# and lays out the partitioned label space in *sorted* name order, so that
+# Source datasets (display order). MultiDataset lays out the partitioned label
+# space in *sorted* name order, so that
 # this file and mmengine's dump of it (keys sorted) mean the same labels.
 # Classes are listed literally; they must equal
 # damex_mmdet.datasets.synthetic.DEFAULT_BENCHMARK (a test checks).
@@ -38,9 +38,9 @@ damex_default_classes = dict(
 # Size of the combined (partitioned) label space: 3 + 3 + 3 + 4 + 3 + 1.
 damex_default_num_classes = 17
 
-# Meta keys every packed sample carries. MultiDataset adds dataset_id /
-# dataset_name itself (they route the MoE layers in training and split the
-# evaluation per dataset), so they need not be listed here.
+# Meta keys every packed sample carries. MultiDataset adds dataset_name itself
+# (it routes the MoE layers in training and splits the evaluation per
+# dataset), so it need not be listed here.
 damex_default_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                            'flip', 'flip_direction')
 

@@ -10,7 +10,7 @@
 uodb_backend_args = None
 
 # image meta kept by PackDetInputs (flip keys only exist in training);
-# MultiDataset adds dataset_id / dataset_name to every packed sample itself
+# MultiDataset adds dataset_name to every packed sample itself
 uodb_train_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape',
                         'scale_factor', 'flip', 'flip_direction')
 uodb_test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape',

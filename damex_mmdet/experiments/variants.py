@@ -1,0 +1,111 @@
+"""The variants of a method comparison on the built-in benchmark.
+
+A variant is a config plus options, optionally started from another
+variant's trained checkpoint of the same seed (continuation). Every built-in
+variant keeps the schedule, data and optimiser of the dense config, so that
+the variants of one seed differ only in what they are named for.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import DictAction
+
+__all__ = ['Variant', 'VARIANTS', 'COMPARE', 'custom_variants']
+
+_DINO = 'dino/dino-tiny_r18_1xb4-600i_damex-default.py'
+_MOE = 'moe/dino-moe-tiny_r18_1xb4-600i_damex-default.py'
+_DAMEX = 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py'
+_GEM = 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py'
+_REMOE = 'remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py'
+_SOFTMOE = 'softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py'
+_MOEPP = 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py'
+_ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
+_PER_DATASET_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[3], watercolor=[4], xray=[5])
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of a comparison."""
+
+    # config: a path, or relative to the package's configs/
+    config: str
+    # what the arm tests (one line, shown in the report)
+    description: str
+    # config keys overridden for this arm, as `--cfg-options` would
+    options: Dict[str, Any] = field(default_factory=dict)
+    # name of the variant whose trained checkpoint of the same seed this one starts from
+    starts_from: Optional[str] = None
+    # True: runs on the built-in benchmark (its datasets are pointed at --data-root/<name>/);
+    # False: a user's config, whose data roots are left as they are
+    builtin_data: bool = True
+
+
+VARIANTS: Dict[str, Variant] = {
+    'dense': Variant(_DINO, 'DINO, dense FFNs (baseline)'),
+    'moe': Variant(_MOE, 'vanilla MoE: learned top-1, balancing loss 0.1 on foreground, cf 1.25'),
+    'damex': Variant(_DAMEX, 'DAMEX: learned top-1, CE 0.1 to the human-prior map, no dropping'),
+    'gem': Variant(_GEM, 'map-forced dispatch in training (FixedMapRouter), CE-trained gate'),
+    # the GEM paper's MoE baselines (one harness for every routing)
+    'remoe': Variant(_REMOE, 'ReMoE: ReLU router, dropless, L1 steering 1 active expert'),
+    'softmoe': Variant(_SOFTMOE,
+                       'Soft MoE: 4 slots per expert, mixing within token groups, no dropping'),
+    'moepp': Variant(_MOEPP, 'MoE++: 4 FFN + zero/copy/constant experts, top-2, gating residual'),
+    # controls
+    'dense-jitter': Variant(
+        _DINO, 'control: dense with the learning rate 1e-6 relatively higher (a perturbation '
+        'far below any effect: measures how far training amplifies floating-point differences)',
+        {'optim_wrapper.optimizer.lr': 4.000004e-4}),
+    'damex-1expert': Variant(
+        _DAMEX, 'control: one expert = dense FFN plus a router (must equal dense)',
+        {'model.moe_cfg.num_experts': 1, 'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}),
+    'damex-one-of-4': Variant(_DAMEX, 'control: 4 experts, every dataset mapped to expert 0',
+                              {'model.moe_cfg.expert_map': _ONE_EXPERT_MAP}),
+    'damex-per-dataset': Variant(
+        _DAMEX, 'DAMEX, one expert per dataset (6): splits the same-style street/signs pair '
+        'the human prior puts on one expert',
+        {'model.moe_cfg.num_experts': 6, 'model.moe_cfg.expert_map': _PER_DATASET_MAP}),
+    'damex-ce0': Variant(_DAMEX, 'control: DAMEX router without the CE (learned, no auxiliary '
+                         'loss)', {'model.moe_cfg.router.ce_weight': 0.0}),
+    'damex-ce1': Variant(_DAMEX, 'control: DAMEX CE weight 1.0',
+                         {'model.moe_cfg.router.ce_weight': 1.0}),
+    'moe-bpr': Variant(_MOE, 'control: vanilla MoE with batch-prioritised dropping (released '
+                       'DAMEX code)', {'model.moe_cfg.batch_prioritized': True}),
+    # ablation: experts initialised independently instead of upcycled
+    'moe-fresh': Variant(_MOE, 'ablation: vanilla MoE, experts initialised independently',
+                         {'model.moe_cfg.expert_init': 'fresh'}),
+    'damex-fresh': Variant(_DAMEX, 'ablation: DAMEX, experts initialised independently',
+                           {'model.moe_cfg.expert_init': 'fresh'}),
+    # continuation: start from the trained dense detector of the same seed
+    'cont-dense': Variant(_DINO, 'dense, continued from the trained dense detector',
+                          starts_from='dense'),
+    'cont-moe': Variant(_MOE, 'vanilla MoE upcycled from the trained dense detector',
+                        starts_from='dense'),
+    'cont-damex': Variant(_DAMEX, 'DAMEX upcycled from the trained dense detector',
+                          starts_from='dense'),
+}
+# the variants of `--compare`
+COMPARE: List[str] = ['dense', 'moe', 'damex', 'gem']
+
+
+def custom_variants(specs: List[List[str]]) -> Dict[str, Variant]:
+    """``[['mine=configs/x.py', 'a.b=1', ...], ...]`` -> variants on the user's own data.
+
+    Raises:
+        ValueError: a malformed spec, or a name of a built-in variant.
+    """
+    out = {}
+    for spec in specs:
+        name, sep, config = spec[0].partition('=')
+        if not sep or not name or not config:
+            raise ValueError(f"--variant {' '.join(spec)}: expected NAME=CONFIG [KEY=VALUE ...].")
+        if name in VARIANTS:
+            raise ValueError(f'--variant {name}=...: {name!r} is a built-in variant; pick '
+                             'another name.')
+        options = {}
+        for item in spec[1:]:
+            key, sep, value = item.partition('=')
+            if not sep:
+                raise ValueError(f'--variant {name}: {item!r} is not KEY=VALUE.')
+            options[key] = DictAction._parse_iterable(value)
+        out[name] = Variant(config, f'user variant ({config})', options, builtin_data=False)
+    return out

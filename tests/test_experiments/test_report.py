@@ -1,0 +1,56 @@
+"""The report of a comparison, from run summaries (no training)."""
+import json
+
+import pytest
+
+from damex_mmdet.experiments import VARIANTS, dataset_names, recorded_spread, report
+
+
+def _keys(variant):
+    names = dataset_names(VARIANTS[variant].config)
+    return [f'{n}/bbox_mAP_50' for n in names] + ['mean/bbox_mAP_50', 'mean/bbox_mAP']
+
+
+def test_seed_planning_table_needs_two_pairs(tmp_path):
+    """One seed gives no noise estimate: no planning table; two seeds: one row per variant."""
+    keys = _keys('dense')
+
+    def summary(value):
+        return dict(metrics={k: value for k in keys}, train_seconds=1.0)
+
+    # damex - dense = +0.02 and +0.04 AP (x 100: 2 and 4): std of the pairs 1.4 AP
+    runs = {('dense', 0): summary(0.60), ('damex', 0): summary(0.62),
+            ('dense', 1): summary(0.50), ('damex', 1): summary(0.54)}
+    one_seed = {run: s for run, s in runs.items() if run[1] == 0}
+    md = report(one_seed, VARIANTS, 'dense', str(tmp_path / 'one'))
+    assert 'How many seeds' not in md
+    md = report(runs, VARIANTS, 'dense', str(tmp_path / 'two'))
+    assert 'How many seeds' in md
+    power = json.loads((tmp_path / 'two' / 'results.json').read_text())['power']
+    assert [row[:3] for row in power[1:]] == [['damex', '2', '1.4']]
+    # datasets in config order, not alphabetical
+    assert md.index('watercolor AP50') < md.index('comic AP50') < md.index('xray AP50')
+
+
+def test_a_single_variant_reports_no_paired_differences(tmp_path):
+    """Nothing to pair with: no header-only difference table, no sentence about pairs."""
+    runs = {('damex', seed): dict(metrics={k: 0.5 + seed / 100 for k in _keys('damex')},
+                                  train_seconds=1.0) for seed in (0, 1)}
+    md = report(runs, VARIANTS, 'dense', str(tmp_path))
+    assert 'variant - baseline' not in md and 'Paired differences' not in md
+    assert '| damex   | 2     |' in md  # the variant's own mean ± std row is there
+
+
+def test_recorded_spread_reads_the_committed_results_format(tmp_path):
+    from damex_mmdet.evaluation.comparison import compare_variants
+    per_seed = {'damex': {0: {'mean/bbox_mAP': 0.5}, 1: {'mean/bbox_mAP': 0.6}}}
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(dict(
+        per_seed={v: {str(s): m for s, m in r.items()} for v, r in per_seed.items()},
+        comparison=compare_variants(per_seed, ['mean/bbox_mAP'], 'damex'))))
+    mean, std, n, low, high = recorded_spread('damex', path=str(path))
+    assert (n, low, high) == (2, 0.5, 0.6) and mean == pytest.approx(0.55)
+    assert recorded_spread('moe', path=str(path)) is None
+    assert recorded_spread('damex', path=str(tmp_path / 'missing.json')) is None
+    # the committed results are in that format
+    assert recorded_spread('damex') is not None

@@ -1,0 +1,49 @@
+"""Configs of the runs of a comparison (no training)."""
+import os.path as osp
+
+import pytest
+
+from damex_mmdet.experiments import (VARIANTS, ComparisonSettings, build_config,
+                                     custom_variants)
+from damex_mmdet.utils.config_scope import CONFIG_ROOT
+
+
+def test_every_named_variant_builds_the_model_it_describes():
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    settings = ComparisonSettings(work_dir='unused')
+    kinds = {}
+    for name, variant in VARIANTS.items():
+        cfg = build_config(name, variant, 0, settings)
+        model = MODELS.build(cfg.model)
+        layers = getattr(model, 'moe_layers', {})
+        kinds[name] = sorted({(type(m).__name__, type(m.router).__name__)
+                              for m in layers.values()})
+    assert kinds['dense'] == kinds['dense-jitter'] == []
+    assert kinds['remoe'] == [('MoEFFN', 'ReLURouter')]
+    assert kinds['softmoe'] == [('SoftMoEFFN', 'SoftMoERouter')]
+    assert kinds['moepp'] == [('MoEPlusPlusFFN', 'MoEPlusPlusRouter')]
+    assert kinds['gem'] == [('MoEFFN', 'FixedMapRouter')]
+    jitter = build_config('dense-jitter', VARIANTS['dense-jitter'], 0, settings)
+    dense = build_config('dense', VARIANTS['dense'], 0, settings)
+    assert jitter.optim_wrapper.optimizer.lr == pytest.approx(dense.optim_wrapper.optimizer.lr *
+                                                              (1 + 1e-6))
+
+
+def test_only_named_variants_are_pointed_at_the_benchmark_data(tmp_path):
+    """A user's own config keeps its data roots, even with the benchmark's dataset names."""
+    own = tmp_path / 'mine.py'
+    base = osp.join(CONFIG_ROOT, 'damex/damex-dino-tiny_r18_1xb4-600i_damex-default.py')
+    own.write_text(f"_base_ = ['{base}']\n"
+                   "train_dataloader = dict(dataset=dict(datasets=dict("
+                   "street=dict(data_root='/my/street/'))))\n")
+    settings = ComparisonSettings(data_root='bench', max_iters=10)
+    mine = custom_variants([[f'mine={own}']])['mine']
+    cfg = build_config('mine', mine, 3, settings)
+    assert cfg.train_dataloader.dataset.datasets.street.data_root == '/my/street/'
+    named = build_config('damex', VARIANTS['damex'], 3, settings)
+    assert named.train_dataloader.dataset.datasets.street.data_root == 'bench/street/'
+    # everything else a comparison fixes applies to both
+    for c in (cfg, named):
+        assert c.randomness.seed == 3 and c.train_cfg.max_iters == 10 and c.val_cfg is None
