@@ -19,9 +19,13 @@ softmoe   ``softmoe/softmoe-dino-tiny_r18_...``        ``softmoe/softmoe-dino-4s
 moepp     ``moepp/moepp-dino-tiny_r18_1xb4-600i_...``  ``moepp/moepp-dino-4scale_...``
 ========  ==========================================  ==============================
 
-The default expert map gives every dataset its own expert (``num_experts`` =
-number of datasets); a map of your own, or one planned by
-``tools/plan_experts.py``, can be given instead.
+Expert maps: :func:`similarity_expert_map` groups datasets that look alike
+(cheap image statistics, no trained model: see
+:mod:`damex_mmdet.analysis.image_similarity` and
+:mod:`damex_mmdet.planning.similarity_groups`), the default of
+``tools/misc/make_mixture_config.py``; without a map
+:func:`mixture_config_text` gives every dataset its own expert; a map of your
+own, or one planned by ``tools/plan_experts.py``, can be given instead.
 """
 import json
 import os.path as osp
@@ -29,7 +33,8 @@ import pprint
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ['BASE_CONFIGS', 'MIXTURE_METHODS', 'MixtureDataset', 'load_expert_map',
-           'mixture_config_text', 'parse_dataset_arg', 'read_coco_classes']
+           'mixture_config_text', 'parse_dataset_arg', 'read_coco_classes',
+           'similarity_expert_map']
 
 MIXTURE_METHODS = ('dense', 'moe', 'damex', 'gem', 'remoe', 'softmoe', 'moepp')
 # learned routings without a dataset->expert map (the map only reports router accuracy)
@@ -127,6 +132,34 @@ def _dataset_block(dataset: MixtureDataset, train: bool, pipeline: Optional[str]
     else:
         lines.append('         test_mode=True)')
     return '\n'.join(lines)
+
+
+def similarity_expert_map(datasets: Sequence[MixtureDataset], num_experts: Optional[int] = None,
+                          threshold: Optional[float] = None, images: int = 32, seed: int = 0):
+    """Plan the map from how alike the datasets' training images look.
+
+    Args:
+        datasets (Sequence[MixtureDataset]): the mixture.
+        num_experts (int, optional): at most this many experts (the most
+            similar groups merge further); default: as the threshold leaves.
+        threshold (float, optional): least similarity of datasets sharing an
+            expert (default :data:`~damex_mmdet.planning.similarity_groups.SIMILARITY_THRESHOLD`).
+        images (int): training images per dataset (seeded draw).
+        seed (int): of the draw.
+
+    Returns:
+        tuple: the :class:`~damex_mmdet.planning.similarity_groups.SimilarityMap`
+        and the (D, D) similarity, datasets in the order given.
+    """
+    from damex_mmdet.analysis.image_similarity import (coco_image_paths, dataset_look,
+                                                       similarity_matrix)
+    from damex_mmdet.planning.similarity_groups import (SIMILARITY_THRESHOLD,
+                                                        group_similar_datasets)
+    looks = {d.name: dataset_look(coco_image_paths(d.folder, d.train_ann, d.img_prefix),
+                                  images, seed) for d in datasets}
+    names, similarity = similarity_matrix(looks)
+    threshold = SIMILARITY_THRESHOLD if threshold is None else threshold
+    return group_similar_datasets(names, similarity, threshold, num_experts), similarity
 
 
 def mixture_config_text(datasets: Sequence[MixtureDataset], method: str, base: str = 'tiny',

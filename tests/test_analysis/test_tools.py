@@ -104,3 +104,25 @@ def test_plan_seeds_reads_a_committed_comparison(capsys):
     assert paired_t_power(2.0, std, needed) >= 0.8 > paired_t_power(2.0, std, needed - 1)
     with pytest.raises(SystemExit, match="no metric 'mean/nothing'"):
         load_tool('plan_seeds').main([results, '--metric', 'mean/nothing'])
+
+
+def test_suggest_map_tool_writes_the_map_the_figure_and_a_child_config(config_and_checkpoint,
+                                                                       tmp_path, capsys):
+    config, checkpoint = config_and_checkpoint
+    out, child = str(tmp_path / 'suggest'), str(tmp_path / 'suggest' / 'merged.py')
+    # an untrained router: at threshold 0 every pair counts as confused, so both merge
+    suggestion = load_tool('suggest_map').main(
+        [config, checkpoint, '--out-dir', out, '--max-images', '2', '--device', 'cpu',
+         '--threshold', '0', '--write-config', child])
+    assert suggestion.expert_map == dict(paint=[0], street=[0])
+    assert 'paint and street: one expert' in capsys.readouterr().out
+    for name in ('suggested_map.json', 'confusion.png', 'merged.py'):
+        assert osp.isfile(osp.join(out, name)), name
+    merged = Config.fromfile(child)
+    assert merged.model.moe_cfg.num_experts == 1
+    assert dict(merged.model.moe_cfg.expert_map) == dict(paint=[0], street=[0])
+    # at a threshold above 1 nothing is confused: the checkpoint's map stands
+    kept = load_tool('suggest_map').main(
+        [config, checkpoint, '--out-dir', out, '--max-images', '1', '--device', 'cpu',
+         '--threshold', '1.01'])
+    assert kept.expert_map == dict(paint=[0], street=[1]) and not kept.merged

@@ -9,19 +9,22 @@ the output of ``tools/dataset_converters/voc_to_coco.py``, or a COCO dataset
 as it is (``--train-ann``, ``--test-ann``, ``--img-prefix``). The config
 inherits the shipped ``--method`` config (tiny: the CPU-sized one of the
 built-in benchmark; r50: the paper's DINO-4scale R50) and sets the datasets,
-the number of classes and, for MoE methods, the expert map (default: one
-expert per dataset; ``--expert-map`` takes ``tools/plan_experts.py``'s
-``mapping.json``). Train it with ``python tools/train.py OUT`` (or ``mim train
-mmdet OUT``).
+the number of classes and, for MoE methods, the expert map. By default the
+map groups datasets that look alike (colour layout and histogram of 32
+training images each; similarity >= 0.9 shares an expert) and prints why;
+``--expert-map one-per-dataset`` gives every dataset its own expert;
+``--expert-map MAP.json`` takes a map of your own or ``tools/plan_experts.py``'s.
+Train it with ``python tools/train.py OUT`` (or ``mim train mmdet OUT``).
 """
 import argparse
 import os
 import os.path as osp
 import sys
 
+from damex_mmdet.planning.similarity_groups import SIMILARITY_THRESHOLD
 from damex_mmdet.utils.mixture_config import (BASE_CONFIGS, MIXTURE_METHODS, MixtureDataset,
                                               load_expert_map, mixture_config_text,
-                                              parse_dataset_arg)
+                                              parse_dataset_arg, similarity_expert_map)
 
 
 def parse_args(argv=None):
@@ -31,9 +34,13 @@ def parse_args(argv=None):
     parser.add_argument('--method', choices=MIXTURE_METHODS, required=True)
     parser.add_argument('--base', choices=sorted(BASE_CONFIGS), default='tiny',
                         help='tiny (CPU-sized, default) or r50 (the paper\'s DINO R50)')
-    parser.add_argument('--expert-map', default=None,
-                        help='JSON file or string {dataset: [experts]} (damex/gem/moe); '
-                        'default: one expert per dataset')
+    parser.add_argument('--expert-map', default='similarity',
+                        help="'similarity' (default: datasets that look alike share an "
+                        "expert), 'one-per-dataset', or a JSON file or string "
+                        '{dataset: [experts]}')
+    parser.add_argument('--similarity-threshold', type=float, default=SIMILARITY_THRESHOLD,
+                        help='least image similarity of datasets that share an expert '
+                        f'(default {SIMILARITY_THRESHOLD})')
     parser.add_argument('--num-experts', type=int, default=None,
                         help='experts per MoE layer (default: as the map needs)')
     parser.add_argument('--train-ann', default='annotations/train.json',
@@ -53,7 +60,15 @@ def main(argv=None):
     try:
         datasets = [MixtureDataset(name, folder, args.train_ann, args.test_ann, args.img_prefix)
                     for name, folder in map(parse_dataset_arg, args.datasets)]
-        expert_map = load_expert_map(args.expert_map) if args.expert_map else None
+        expert_map = None  # one expert per dataset
+        if args.expert_map == 'similarity':
+            if args.method != 'dense':  # a dense detector has no map
+                planned, _ = similarity_expert_map(datasets, args.num_experts,
+                                                   args.similarity_threshold)
+                expert_map = planned.expert_map
+                print('expert map from image similarity:\n  ' + '\n  '.join(planned.reasons))
+        elif args.expert_map != 'one-per-dataset':
+            expert_map = load_expert_map(args.expert_map)
         text = mixture_config_text(datasets, args.method, args.base, expert_map,
                                    args.num_experts)
     except (ValueError, FileNotFoundError) as err:
