@@ -188,7 +188,7 @@ class RoutingStatsHook(Hook):
                 'OUT.py. This warning is given once per pair.')
 
     def _warn_if_dead(self, runner, record, active: float) -> None:
-        target = getattr(getattr(record.layer, 'router', None), 'target_active', None)
+        target = record.layer.router.target_active  # declared by routers that steer it
         if target is None or record.name in self._warned_dead:
             return
         if active < self.dead_fraction * target:

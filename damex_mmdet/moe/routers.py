@@ -63,6 +63,9 @@ class Router(nn.Module):
 
     # how the plan chooses experts (the layer must mix this kind)
     dispatch: ClassVar[Optional[str]] = None
+    # mean experts per token the router steers towards, where it steers it (ReMoE);
+    # None: a fixed number (top-k) or no steering
+    target_active: Optional[float] = None
 
     @property
     def needs_targets(self) -> bool:

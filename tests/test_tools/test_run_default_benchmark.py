@@ -118,3 +118,34 @@ def test_interrupted_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
     weights = [load_checkpoint_file(str(tmp_path / wd / 'dense' / 'seed0' / 'iter_6.pth'),
                                     map_location='cpu')['state_dict'] for wd in ('full', 'cut')]
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+@pytest.mark.slow  # 2 runs through the tool, ~1.5 min
+def test_own_data_variants_train_on_their_own_data(tmp_path):
+    """Two variants of one's own mixture: their data roots are used as they are.
+
+    The own data uses the built-in datasets' names but lives in ``own/``; ``--data-root``
+    names a folder that does not exist. Rewriting the own configs' data roots (what the
+    tool did before) would point them at ``missing/<name>/`` and fail.
+    """
+    generate_default_benchmark(str(tmp_path / 'own'), scale=0.02, progress=False)
+    names = ('watercolor', 'comic', 'street', 'signs', 'kitchen', 'xray')
+    roots = ', '.join(f"{n}=dict(data_root='{tmp_path / 'own' / n}/')" for n in names)
+    for method, base in (('dense', 'dino/dino'), ('damex', 'damex/damex-dino')):
+        (tmp_path / f'{method}.py').write_text(
+            f"_base_ = ['damex_mmdet::{base}-tiny_r18_1xb4-600i_damex-default.py']\n"
+            f'train_dataloader = dict(dataset=dict(datasets=dict({roots})))\n'
+            f'test_dataloader = dict(dataset=dict(datasets=dict({roots})))\n')
+    out = _run(['--variant', f'mine-dense={tmp_path / "dense.py"}', '--variant',
+                f'mine-damex={tmp_path / "damex.py"}', '--baseline', 'mine-dense',
+                '--max-iters', '2', '--data-root', 'missing', '--work-dir', 'wd',
+                '--cfg-options', *FAST], tmp_path)
+    assert not (tmp_path / 'missing').exists()  # nothing generated for own variants
+    for variant in ('mine-dense', 'mine-damex'):
+        cfg = Config.fromfile(str(tmp_path / 'wd' / variant / 'seed0' / 'run_config.py'))
+        assert cfg.train_dataloader.dataset.datasets.street.data_root == \
+            f"{tmp_path / 'own' / 'street'}/"
+    results = json.loads((tmp_path / 'wd' / 'results.json').read_text())
+    assert results['baseline'] == 'mine-dense' and sorted(results['per_seed']) == \
+        ['mine-damex', 'mine-dense']
+    assert 'its own data' in out
