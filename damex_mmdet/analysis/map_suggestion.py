@@ -21,8 +21,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ['CONFUSION_THRESHOLD', 'MapSuggestion', 'confusion_matrix', 'suggest_map',
-           'write_suggestion']
+__all__ = ['CONFUSION_THRESHOLD', 'MapSuggestion', 'confusion_matrix', 'confusion_from_csv',
+           'suggest_map', 'write_suggestion']
 
 # a router that cannot separate two datasets sends each about half of its tokens to the
 # other's expert (0.44-0.52 on the look-alike photo sets of issue #30); a router that
@@ -61,6 +61,29 @@ def confusion_matrix(stats) -> np.ndarray:
     share = np.nan_to_num(stats.top1_share('all'))  # (L, D, E)
     experts = [stats.expert_map[name][0] for name in stats.dataset_names]
     return share[:, :, experts].mean(0)
+
+
+def confusion_from_csv(path: str, expert_map: Dict[str, List[int]]
+                       ) -> Tuple[List[str], np.ndarray]:
+    """:func:`confusion_matrix` from a ``top1_share.csv`` (what every comparison run writes).
+
+    Args:
+        path (str): ``<run>/routing/top1_share.csv`` (columns layer, dataset,
+            tokens, e0..e{E-1}).
+        expert_map (dict): the map the run was trained with.
+
+    Returns:
+        tuple: dataset names (file order) and the (D, D) confusion.
+    """
+    import csv
+    with open(path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    names = list(dict.fromkeys(row['dataset'] for row in rows))
+    shares = {}
+    for row in rows:
+        shares.setdefault(row['dataset'], []).append(
+            [float(row[f'e{expert_map[other][0]}']) for other in names])
+    return names, np.array([np.mean(shares[name], axis=0) for name in names])
 
 
 def suggest_map(stats, threshold: float = CONFUSION_THRESHOLD) -> MapSuggestion:

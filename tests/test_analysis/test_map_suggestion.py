@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from damex_mmdet.analysis import RoutingStats
-from damex_mmdet.analysis.map_suggestion import confusion_matrix, suggest_map, write_suggestion
+from damex_mmdet.analysis.map_suggestion import (confusion_from_csv, confusion_matrix, suggest_map,
+                                                 write_suggestion)
 
 NAMES = ['cats', 'dogs', 'cells', 'roofs']
 
@@ -43,3 +44,11 @@ def test_a_higher_threshold_keeps_the_map_and_a_mapless_model_is_refused():
         dict(cats=[0], cells=[1], dogs=[2], roofs=[3])
     with pytest.raises(ValueError, match='no expert map'):
         suggest_map(_stats(expert_map=None))
+
+
+def test_confusion_from_a_runs_top1_share_csv_equals_the_one_from_the_stats(tmp_path):
+    stats = _stats()
+    path = stats.to_csv(str(tmp_path))['top1_share']
+    names, confusion = confusion_from_csv(path, stats.expert_map)
+    assert names == NAMES
+    np.testing.assert_allclose(confusion, confusion_matrix(stats), atol=1e-4)  # 4 decimals
