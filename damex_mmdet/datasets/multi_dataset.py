@@ -19,6 +19,10 @@ mmengine writes configs with sorted dict keys (``work_dir/<config>.py``, the
 config stored in checkpoints, the configs a launcher re-reads), so an
 order-sensitive mapping would give a config and its dump different label
 spaces, and a checkpoint would be scored with permuted labels.
+``dataset_order`` overrides the sorted order: a detector that grew by a
+dataset keeps the order it was trained with (``meta['dataset_meta']
+['dataset_names']`` of its checkpoint) and lists the new dataset last, so no
+old dataset's labels move, whatever the new name.
 
 Label spaces (``D`` datasets, dataset ``d`` with ``n_d`` classes):
 
@@ -111,6 +115,11 @@ class MultiDataset(Dataset):
             read the annotation file's categories once more and fail if a
             configured class is missing or out of file order. Defaults to
             True.
+        dataset_order (Sequence[str], optional): the order of the datasets
+            (label offsets, sample indices) instead of the sorted names: every
+            name once. A detector that grew by a dataset keeps the order its
+            checkpoint was trained with and lists the new dataset last, so
+            every old dataset keeps its labels. Defaults to None (sorted).
     """
 
     _fully_initialized: bool = False
@@ -121,7 +130,8 @@ class MultiDataset(Dataset):
                  pipeline: Optional[List[dict]] = None,
                  test_mode: Optional[bool] = None,
                  lazy_init: bool = False,
-                 check_categories: bool = True) -> None:
+                 check_categories: bool = True,
+                 dataset_order: Optional[Sequence[str]] = None) -> None:
         if not isinstance(datasets, Mapping):
             raise ValueError(
                 'MultiDataset: `datasets` must be an ordered mapping from '
@@ -132,8 +142,16 @@ class MultiDataset(Dataset):
             raise ValueError('MultiDataset: `datasets` is empty; give at '
                              'least one name -> dataset entry.')
         self._check_names([str(name) for name in datasets.keys()])
-        entries = sorted(((str(name), cfg) for name, cfg in datasets.items()),
-                         key=lambda entry: entry[0])
+        by_name = {str(name): cfg for name, cfg in datasets.items()}
+        order = sorted(by_name) if dataset_order is None else [str(n) for n in dataset_order]
+        if sorted(order) != sorted(by_name):
+            missing = sorted(set(by_name) - set(order))
+            extra = sorted(set(order) - set(by_name))
+            repeated = sorted({n for n in order if order.count(n) > 1})
+            raise ValueError(
+                f'MultiDataset: dataset_order={order} must list every dataset once; missing '
+                f'{missing}, unknown {extra}, repeated {repeated} (datasets: {sorted(by_name)}).')
+        entries = [(name, by_name[name]) for name in order]
         names = [name for name, _ in entries]
         self.dataset_names: Tuple[str, ...] = tuple(names)
         self.label_space = label_space

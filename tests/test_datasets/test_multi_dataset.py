@@ -88,6 +88,28 @@ def test_ids_follow_sorted_names_and_survive_a_config_dump(fixtures, tmp_path):
     assert dumped.get_data_info(0)['img_path'] == direct.get_data_info(0)['img_path']
 
 
+def test_an_explicit_order_keeps_old_labels_when_a_name_that_sorts_first_is_added(fixtures):
+    """A grown detector lists its checkpoint's order, then the new dataset (here 'aaa')."""
+    kitti, voc = fixtures
+    before = MultiDataset(dict(kitti=kitti.dataset_cfg([]), voc=voc.dataset_cfg([])))
+    grown = MultiDataset(dict(aaa=kitti.dataset_cfg([]), kitti=kitti.dataset_cfg([]),
+                              voc=voc.dataset_cfg([])), dataset_order=('kitti', 'voc', 'aaa'))
+    assert grown.dataset_names == ('kitti', 'voc', 'aaa')
+    old = before.metainfo['dataset_class_ranges']
+    assert {n: grown.metainfo['dataset_class_ranges'][n] for n in old} == old
+    assert grown.metainfo['dataset_class_ranges']['aaa'] == (5, 7)
+    assert grown.metainfo['classes'][:5] == before.metainfo['classes']
+    sorted_by_name = MultiDataset(dict(aaa=kitti.dataset_cfg([]), kitti=kitti.dataset_cfg([]),
+                                       voc=voc.dataset_cfg([])))
+    assert sorted_by_name.metainfo['dataset_class_ranges']['kitti'] == (2, 4)  # what moved
+    with pytest.raises(ValueError, match=r"missing \['voc'\], unknown \['coco'\]"):
+        MultiDataset(dict(kitti=kitti.dataset_cfg([]), voc=voc.dataset_cfg([])),
+                     dataset_order=('kitti', 'coco'))
+    with pytest.raises(ValueError, match=r"repeated \['kitti'\]"):
+        MultiDataset(dict(kitti=kitti.dataset_cfg([]), voc=voc.dataset_cfg([])),
+                     dataset_order=('kitti', 'kitti', 'voc'))
+
+
 def test_data_info_is_stamped_and_shifted(fixtures):
     kitti, voc = fixtures
     dataset = _build(fixtures)
