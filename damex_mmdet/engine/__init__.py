@@ -1,6 +1,7 @@
 """Engine: exact resume, expert-map checkpointing, routing statistics, loss traces,
-expert-parallel training."""
+expert-parallel training, frozen values."""
 from .checkpoint_hook import RANDOM_STATE_META_KEY, ResumableCheckpointHook
+from .frozen_values import KeepTrainedValuesHook
 from .expert_parallel import ExpertParallelCheckpointHook, ExpertParallelDistributedDataParallel
 from .hooks import CHECKPOINT_META_KEY, ExpertMapHook, RoutingStatsHook
 from .loss_trace import LossTraceHook, load_loss_trace
@@ -11,5 +12,5 @@ __all__ = [
     'CHECKPOINT_META_KEY', 'ExpertMapHook', 'RoutingStatsHook', 'LossTraceHook',
     'load_loss_trace', 'ExpertParallelCheckpointHook', 'ExpertParallelDistributedDataParallel',
     'RANDOM_STATE_META_KEY', 'ResumableCheckpointHook', 'ResumableIterBasedTrainLoop',
-    'EpochDataIterator', 'TimeEstimateHook'
+    'EpochDataIterator', 'TimeEstimateHook', 'KeepTrainedValuesHook'
 ]

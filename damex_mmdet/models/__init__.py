@@ -7,6 +7,7 @@ from .decoders import (DAMEXDeformableDetrTransformerDecoder,  # noqa: E402
                        DAMEXDinoTransformerDecoder)
 from .detectors import (DAMEXDINO, MoEDeformableDETR, MoEDETR,  # noqa: E402
                         MoEDetector, moe_detector_class)
+from .grow import grow_state_dict  # noqa: E402
 from .foreground import matching_foreground_mask, num_denoising_queries  # noqa: E402
 from .layers import DAMEXDecoderLayer  # noqa: E402
 from .moe_conversion import convert_ffns_to_moe, resolve_ffn_paths  # noqa: E402
@@ -16,5 +17,5 @@ __all__ = [
     'DAMEXDeformableDetrTransformerDecoder', 'DAMEXDinoTransformerDecoder', 'DAMEXDINO',
     'MoEDeformableDETR', 'MoEDETR', 'MoEDetector', 'moe_detector_class',
     'matching_foreground_mask', 'num_denoising_queries', 'DAMEXDecoderLayer',
-    'convert_ffns_to_moe', 'resolve_ffn_paths', 'MoEDetectorMixin'
+    'convert_ffns_to_moe', 'resolve_ffn_paths', 'MoEDetectorMixin', 'grow_state_dict'
 ]

@@ -1,0 +1,76 @@
+"""Training that leaves chosen values of a model bit for bit as they were.
+
+Frozen mode of adding a dataset: only the new expert, the new router row and
+the new class rows train. A zero gradient is not enough (AdamW's weight decay
+and a momentum from before still move a parameter), so
+:class:`KeepTrainedValuesHook`:
+
+- turns off ``requires_grad`` of every parameter with nothing trainable in it
+  (no gradient, so no optimizer step touches it);
+- before training, snapshots every value of the model's state (buffers
+  included: BatchNorm statistics are values too);
+- after every iteration, writes the snapshot back over every value that is
+  not trainable, so the optimizer's update of the trained rows' neighbours
+  (weight decay on a whole tensor) is undone exactly.
+
+What may train is given per state key as the first trainable row along the
+first axis (the rows appended by growing, see
+:func:`~damex_mmdet.models.grow.grow_state_dict`).
+"""
+from typing import Dict, Optional
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmdet.registry import HOOKS
+
+__all__ = ['KeepTrainedValuesHook']
+
+
+@HOOKS.register_module()
+class KeepTrainedValuesHook(Hook):
+    """Keep every value of the model except ``trainable_rows`` bit for bit.
+
+    Args:
+        trainable_rows (dict): state key -> first trainable row (rows from it
+            on may train; 0: the whole tensor). Keys not listed are frozen.
+
+    Raises:
+        ValueError: a key that is not in the model's state, or a row out of range.
+    """
+
+    priority = 'LOWEST'  # after the optimizer step and every other hook
+
+    def __init__(self, trainable_rows: Dict[str, int]):
+        self.trainable_rows = {str(k): int(v) for k, v in trainable_rows.items()}
+        self._snapshot: Optional[Dict[str, torch.Tensor]] = None
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def before_train(self, runner) -> None:
+        model = self._model(runner)
+        state = model.state_dict(keep_vars=True)
+        unknown = sorted(set(self.trainable_rows) - set(state))
+        if unknown:
+            raise ValueError(f'KeepTrainedValuesHook: trainable_rows names {unknown[:5]}, which '
+                             f'are not in the state of {type(model).__name__}.')
+        for key, row in self.trainable_rows.items():
+            if not 0 <= row < max(state[key].shape[:1] or (1, )):
+                raise ValueError(f'KeepTrainedValuesHook: {key} has {state[key].shape[0]} rows; '
+                                 f'its first trainable row {row} leaves none to train.')
+        for name, param in model.named_parameters():
+            if name not in self.trainable_rows:
+                param.requires_grad_(False)
+        self._snapshot = {key: value.detach().clone() for key, value in state.items()}
+
+    @torch.no_grad()
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        state = self._model(runner).state_dict(keep_vars=True)
+        for key, saved in self._snapshot.items():
+            row = self.trainable_rows.get(key)
+            if row is None:
+                state[key].data.copy_(saved)
+            elif row > 0:
+                state[key].data[:row] = saved[:row]
