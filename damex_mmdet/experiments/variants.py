@@ -19,6 +19,9 @@ _GEM = 'gem/gem-dino-tiny_r18_1xb4-600i_damex-default.py'
 _REMOE = 'remoe/remoe-dino-tiny_r18_1xb4-600i_damex-default.py'
 _SOFTMOE = 'softmoe/softmoe-dino-tiny_r18_1xb4-600i_damex-default.py'
 _MOEPP = 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py'
+# make_mixture_config.py's default map on the built-in data (image similarity >= 0.9 shares
+# an expert: street and signs, 0.94; every other pair <= 0.79)
+_SIMILARITY_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[2], watercolor=[3], xray=[4])
 _ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
 _PER_DATASET_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[3], watercolor=[4], xray=[5])
 
@@ -64,6 +67,10 @@ VARIANTS: Dict[str, Variant] = {
         _DAMEX, 'DAMEX, one expert per dataset (6): splits the same-style street/signs pair '
         'the human prior puts on one expert',
         {'model.moe_cfg.num_experts': 6, 'model.moe_cfg.expert_map': _PER_DATASET_MAP}),
+    'damex-planned': Variant(
+        _DAMEX, 'DAMEX with the map planned from image similarity (5 experts: street and signs '
+        'share one, every other dataset its own)',
+        {'model.moe_cfg.num_experts': 5, 'model.moe_cfg.expert_map': _SIMILARITY_MAP}),
     'damex-ce0': Variant(_DAMEX, 'control: DAMEX router without the CE (learned, no auxiliary '
                          'loss)', {'model.moe_cfg.router.ce_weight': 0.0}),
     'damex-ce1': Variant(_DAMEX, 'control: DAMEX CE weight 1.0',

@@ -68,3 +68,12 @@ def test_the_mixture_tool_prints_the_map_and_writes_it(data_root, tmp_path, caps
         pass
     assert dataset_look(coco_image_paths(folders[0], 'annotations/train.json', 'images'),
                         images=4).shape == (72, )
+
+
+def test_the_named_planned_variant_carries_the_similarity_map(data_root):
+    from damex_mmdet.experiments import VARIANTS
+    datasets = [MixtureDataset(n, osp.join(data_root, n), img_prefix='images') for n in NAMES]
+    planned, _ = similarity_expert_map(datasets)
+    options = VARIANTS['damex-planned'].options
+    assert options['model.moe_cfg.expert_map'] == planned.expert_map
+    assert options['model.moe_cfg.num_experts'] == planned.num_experts == 5
