@@ -56,3 +56,40 @@ def test_what_cannot_grow_is_refused_by_key():
     missing.pop('level_embed')
     with pytest.raises(ValueError, match=r"only in the checkpoint \['level_embed'\]"):
         grow_state_dict(trained, missing, copy_expert=0)
+
+
+def test_grown_model_predicts_as_the_trained_one_with_the_new_rows_shut():
+    """The plumbing is exact: new class rows and the new expert's gate column at -inf
+    leave an old image's predictions as they were."""
+    from mmdet.structures import DetDataSample
+    trained, grown = _damex(4, 2, seed=0).eval(), _damex(6, 3, seed=1).eval()
+    state, _ = grow_state_dict(trained.state_dict(), grown.state_dict(), copy_expert=0)
+    grown.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        for branch in grown.bbox_head.cls_branches:
+            branch.bias[4:] = float('-inf')
+    for layer in grown.moe_layers.values():
+        gate_logits = layer.router.gate_logits
+
+        def shut(x, gate_logits=gate_logits):
+            logits = gate_logits(x).clone()
+            logits[:, 2:] = float('-inf')
+            return logits
+
+        layer.router.gate_logits = shut
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 64, 64, generator=gen) * 255
+    sample = DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64),
+                                         scale_factor=(1.0, 1.0), batch_input_shape=(64, 64),
+                                         pad_shape=(64, 64)))
+    with torch.no_grad():
+        before = trained.predict(image, [copy.deepcopy(sample)])[0].pred_instances
+        after = grown.predict(image, [copy.deepcopy(sample)])[0].pred_instances
+    assert torch.equal(after.labels, before.labels)
+    assert torch.equal(after.scores, before.scores) and torch.equal(after.bboxes, before.bboxes)
+    # the control: with the new rows open, the same image is predicted differently
+    opened = _damex(6, 3, seed=1).eval()
+    opened.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        moved = opened.predict(image, [copy.deepcopy(sample)])[0].pred_instances
+    assert not torch.equal(moved.scores, before.scores)
