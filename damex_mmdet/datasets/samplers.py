@@ -7,7 +7,9 @@ cover the epoch. The sequence is a pure function of ``(seed, epoch)``:
 
 1. Dataset ``d`` (``n_d`` samples) gets probability ``p_d`` from ``mode``:
    ``natural`` ``p_d ~ n_d``, ``uniform`` ``p_d = 1 / D``, ``temperature``
-   ``p_d ~ n_d ** temperature``.
+   ``p_d ~ n_d ** temperature``, ``weights`` ``p_d ~ w_d`` given by name (0
+   leaves a dataset out of the samples while its classes stay in the label
+   space: training on a new dataset, or replaying old ones at a stated ratio).
 2. Its quota ``q_d`` of the epoch is ``total_size * p_d`` rounded by largest
    remainders (the quotas sum to ``total_size`` exactly).
 3. Each dataset has an endless stream of its local indices made of
@@ -34,7 +36,7 @@ mode then yields
 ``0 .. len(dataset) - 1``).
 """
 import math
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 from mmengine.dist import get_dist_info, sync_random_seed
@@ -46,25 +48,34 @@ from mmdet.registry import DATA_SAMPLERS
 
 __all__ = ['MultiDatasetSampler', 'SeededIndex', 'dataset_probabilities', 'split_quotas']
 
-_MODES = ('natural', 'uniform', 'temperature')
+_MODES = ('natural', 'uniform', 'temperature', 'weights')
 
 
 def dataset_probabilities(sizes: Sequence[int],
                           mode: str,
-                          temperature: float = 0.5) -> np.ndarray:
+                          temperature: float = 0.5,
+                          weights: Optional[Sequence[float]] = None) -> np.ndarray:
     """Probability of drawing from each dataset.
 
     Args:
         sizes (Sequence[int]): Number of samples ``n_d`` per dataset, (D, ).
-        mode (str): ``'natural'``, ``'uniform'`` or ``'temperature'``.
+        mode (str): ``'natural'``, ``'uniform'``, ``'temperature'`` or ``'weights'``.
         temperature (float): Exponent ``alpha`` of ``p_d ~ n_d ** alpha`` in
             ``'temperature'`` mode (1 is ``natural``, 0 is ``uniform``; it is
             ``1 / T`` in the ``p ~ n ** (1 / T)`` notation).
+        weights (Sequence[float], optional): (D,) ``w_d >= 0`` of ``'weights'``
+            mode, at least one positive.
 
     Returns:
         np.ndarray: Probabilities, shape (D, ), summing to 1.
     """
     sizes = np.asarray(sizes, dtype=np.float64)
+    if mode == 'weights':
+        values = np.asarray(weights, dtype=np.float64)
+        if values.shape != sizes.shape or (values < 0).any() or not values.sum() > 0:
+            raise ValueError(f'MultiDatasetSampler weights {values.tolist()}: give one weight '
+                             f'>= 0 per dataset ({sizes.size}), at least one positive.')
+        return values / values.sum()
     if mode == 'natural':
         weights = sizes
     elif mode == 'uniform':
@@ -157,6 +168,9 @@ class MultiDatasetSampler(Sampler):
             sample's augmentation is too (see the module docstring).
             Defaults to False (augmentation seeded per data worker, as
             mmengine does).
+        weights (Mapping[str, float], optional): ``'weights'`` mode: dataset
+            name -> relative weight (>= 0) for every dataset of the
+            ``MultiDataset``. Defaults to None.
     """
 
     def __init__(self,
@@ -169,7 +183,8 @@ class MultiDatasetSampler(Sampler):
                  round_up: bool = True,
                  rank: Optional[int] = None,
                  world_size: Optional[int] = None,
-                 per_sample_seeds: bool = False) -> None:
+                 per_sample_seeds: bool = False,
+                 weights: Optional[Mapping[str, float]] = None) -> None:
         if mode not in _MODES:
             raise ValueError(f'MultiDatasetSampler got mode={mode!r}; use one '
                              f'of {_MODES}.')
@@ -220,8 +235,18 @@ class MultiDatasetSampler(Sampler):
                 math.ceil(epoch_size / self.world_size) * self.world_size)
         else:
             self.total_size = epoch_size
+        ordered = None
+        if (mode == 'weights') != (weights is not None):
+            raise ValueError("MultiDatasetSampler: give weights=dict(name=w, ...) with "
+                             "mode='weights', and only then.")
+        if weights is not None:
+            names = list(dataset.dataset_names)
+            if sorted(weights) != sorted(names):
+                raise ValueError(f'MultiDatasetSampler weights name {sorted(weights)}; give one '
+                                 f'per dataset of the MultiDataset: {names}.')
+            ordered = [float(weights[name]) for name in names]
         self.probabilities = dataset_probabilities(self.sizes, mode,
-                                                   self.temperature)
+                                                   self.temperature, ordered)
         self.quotas = split_quotas(self.total_size, self.probabilities)
 
     def _stream(self, dataset_id: int, start: int, count: int) -> np.ndarray:

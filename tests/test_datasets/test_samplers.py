@@ -271,3 +271,22 @@ def test_epoch_data_iterator_finds_the_sampler_behind_a_batch_sampler(monkeypatc
     iterator = train_loop.EpochDataIterator(loader)
     epochs = [sum((next(iterator) for _ in range(3)), []) for _ in range(2)]
     assert sampler.epoch == 1 and epochs[0] != epochs[1]
+
+
+def test_weights_by_name_leave_zero_weight_datasets_out():
+    """Training on a new dataset (others at 0) or replaying old ones at a stated ratio."""
+    sources = SizedSources(100, 1000, 10)
+    sources.dataset_names = ('a', 'b', 'new')
+    only_new = MultiDatasetSampler(sources, mode='weights', seed=0,
+                                   weights=dict(a=0, b=0, new=1), num_samples_per_epoch=30)
+    assert set(_source_of(list(only_new), (100, 1000, 10)).tolist()) == {2}
+    replay = MultiDatasetSampler(sources, mode='weights', seed=0,
+                                 weights=dict(a=1, b=1, new=2), num_samples_per_epoch=400)
+    counts = np.bincount(_source_of(list(replay), (100, 1000, 10)), minlength=3)
+    assert counts.tolist() == [100, 100, 200]
+    with pytest.raises(ValueError, match=r"weights name \['a', 'b'\]; give one per dataset"):
+        MultiDatasetSampler(sources, mode='weights', seed=0, weights=dict(a=1, b=1))
+    with pytest.raises(ValueError, match='at least one positive'):
+        MultiDatasetSampler(sources, mode='weights', seed=0, weights=dict(a=0, b=0, new=0))
+    with pytest.raises(ValueError, match="with mode='weights', and only then"):
+        MultiDatasetSampler(sources, seed=0, weights=dict(a=1, b=1, new=1))
