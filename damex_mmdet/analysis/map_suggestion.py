@@ -155,15 +155,13 @@ def write_suggestion(suggestion: MapSuggestion, out_dir: str, threshold: float,
     fig.savefig(paths['png'], dpi=120)
     plt.close(fig)
     if child_config:
-        import pprint
-        mapping = pprint.pformat({'_delete_': True, **suggestion.expert_map}, width=80,
-                                 sort_dicts=False)
-        os.makedirs(osp.dirname(osp.abspath(child_config)), exist_ok=True)
+        from damex_mmdet.planning import render_map_config
+        out = osp.dirname(osp.abspath(child_config))
+        os.makedirs(out, exist_ok=True)
+        comment = (f"expert map suggested from the router's confusion "
+                   f'(tools/analysis/suggest_map.py, threshold {threshold:g})')
         with open(child_config, 'w') as f:
-            f.write(f"# expert map suggested from the router's confusion "
-                    f'(tools/analysis/suggest_map.py, threshold {threshold:g})\n'
-                    f"_base_ = ['{osp.abspath(base_config)}']\n"
-                    f'model = dict(moe_cfg=dict(num_experts={suggestion.num_experts},\n'
-                    f'                          expert_map={mapping}))\n')
+            f.write(render_map_config(base_config, suggestion.num_experts,
+                                      suggestion.expert_map, [comment], out))
         paths['config'] = child_config
     return paths

@@ -6,12 +6,12 @@ and a momentum from before still move a parameter), so
 :class:`KeepTrainedValuesHook`:
 
 - turns off ``requires_grad`` of every parameter with nothing trainable in it
-  (no gradient, so no optimizer step touches it);
-- before training, snapshots every value of the model's state (buffers
-  included: BatchNorm statistics are values too);
-- after every iteration, writes the snapshot back over every value that is
-  not trainable, so the optimizer's update of the trained rows' neighbours
-  (weight decay on a whole tensor) is undone exactly.
+  (no gradient: torch's optimizers, AdamW's decay included, skip it);
+- before training, snapshots what can still move: the buffers (BatchNorm
+  statistics are values too) and the frozen rows of partly trainable tensors;
+- after every iteration, writes that snapshot back, so the optimizer's update
+  of the trained rows' neighbours (weight decay on a whole tensor) is undone
+  exactly.
 
 What may train is given per state key as the first trainable row along the
 first axis (the rows appended by growing, see
@@ -57,20 +57,28 @@ class KeepTrainedValuesHook(Hook):
             raise ValueError(f'KeepTrainedValuesHook: trainable_rows names {unknown[:5]}, which '
                              f'are not in the state of {type(model).__name__}.')
         for key, row in self.trainable_rows.items():
-            if not 0 <= row < max(state[key].shape[:1] or (1, )):
-                raise ValueError(f'KeepTrainedValuesHook: {key} has {state[key].shape[0]} rows; '
-                                 f'its first trainable row {row} leaves none to train.')
+            rows = state[key].shape[0] if state[key].dim() else 1
+            if not 0 <= row < rows:
+                raise ValueError(f'KeepTrainedValuesHook: {key} has {rows} rows; its first '
+                                 f'trainable row {row} leaves none to train.')
         for name, param in model.named_parameters():
             if name not in self.trainable_rows:
                 param.requires_grad_(False)
-        self._snapshot = {key: value.detach().clone() for key, value in state.items()}
+        buffers = {name for name, _ in model.named_buffers()}
+        # key -> (rows to restore, their saved values); rows None: the whole tensor
+        self._snapshot = {}
+        for key, value in state.items():
+            row = self.trainable_rows.get(key)
+            if key in buffers and row is None:
+                self._snapshot[key] = (None, value.detach().clone())
+            elif row:
+                self._snapshot[key] = (row, value.detach()[:row].clone())
 
     @torch.no_grad()
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         state = self._model(runner).state_dict(keep_vars=True)
-        for key, saved in self._snapshot.items():
-            row = self.trainable_rows.get(key)
+        for key, (row, saved) in self._snapshot.items():
             if row is None:
                 state[key].data.copy_(saved)
-            elif row > 0:
-                state[key].data[:row] = saved[:row]
+            else:
+                state[key].data[:row] = saved

@@ -158,7 +158,7 @@ class RoutingStatsHook(Hook):
             keep = (target >= 0) & (target < experts)
             pairs = torch.bincount(target[keep] * experts + top1[keep],
                                    minlength=experts * experts).view(experts, experts)
-            counts = pairs if counts is None or counts.shape != pairs.shape else counts + pairs
+            counts = pairs if counts is None else counts + pairs
         if counts is None:
             return
         share = counts.double() / counts.sum(1, keepdim=True).clamp_min(1)

@@ -27,13 +27,12 @@ DISPATCH_KINDS = ('topk', 'map', 'relu', 'slots', 'cheap')
 TOKEN_SET_ROLES = ('ce', 'balance', 'all')
 
 
-def check_router_fits_layer(layer_cls: type, router_cls: type, backend: str = None) -> None:
-    """Refuse a router whose dispatch the layer (or backend) cannot mix.
+def check_router_fits_layer(layer_cls: type, router_cls: type) -> None:
+    """Refuse a router whose dispatch the layer (or its backend) cannot mix.
 
     Args:
-        layer_cls (type): the MoE layer class (declares ``mixes``).
+        layer_cls (type): the MoE layer class (declares ``mixes`` and ``backend``).
         router_cls (type): the router class (declares ``dispatch``).
-        backend (str, optional): named in the message when the layer is a backend.
 
     Raises:
         ValueError: naming both classes, the dispatch and what the layer mixes.
@@ -48,13 +47,14 @@ def check_router_fits_layer(layer_cls: type, router_cls: type, backend: str = No
                             if router_cls.dispatch in cls.mixes)
     fitting_routers = sorted(name for name, cls in routers.items()
                              if cls.dispatch in layer_cls.mixes)
-    where = f" (backend='{backend}')" if backend else ''
+    is_backend = layer_cls.backend != 'native'
+    where = f" (backend='{layer_cls.backend}')" if is_backend else ''
     raise ValueError(
         f"{layer_cls.__name__}{where} mixes dispatch plans of kind {sorted(layer_cls.mixes)}, "
         f"but router {router_cls.__name__} dispatches by '{router_cls.dispatch}'. Give the "
         f'layer a router of its kind ({fitting_routers or "none registered"}) or the router a '
         f'layer that mixes it ({fitting_layers or "none registered"}: moe_cfg '
-        f"layer=dict(type=...){', backend=native' if backend else ''}).")
+        f"layer=dict(type=...){', backend=native' if is_backend else ''}).")
 
 
 def _registered() -> tuple:

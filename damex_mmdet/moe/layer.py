@@ -26,7 +26,7 @@ from .experts import BatchedExperts
 from .plan import RoutingPlan, routing_metrics
 from .capabilities import check_router_fits_layer
 from .registry import MOE_MODULES
-from .routers import router_class
+from .routers import build_router, router_class
 from .session import current_session
 
 __all__ = ['MoEFFN', 'DropPath', 'dense_ffn_tensors']
@@ -161,12 +161,8 @@ class MoEFFN(nn.Module):
         self.batch_first = batch_first
         self.add_identity = add_identity
         self.init_mode = init_mode
-        router = dict(router)
-        router_cls = router_class(router)
-        check_router_fits_layer(type(self), router_cls,
-                                self.backend if self.backend != 'native' else None)
-        router.pop('type', None)
-        self.router = router_cls(embed_dims, self.num_routes, **router)
+        check_router_fits_layer(type(self), router_class(router))
+        self.router = build_router(router, embed_dims, self.num_routes)
         self.experts = BatchedExperts(num_experts, embed_dims, feedforward_channels, act_cfg,
                                       ffn_drop)
         self.dropout_layer = _build_dropout(dropout_layer)

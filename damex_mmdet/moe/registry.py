@@ -89,8 +89,9 @@ def lookup(kind: str, role: str, base: type) -> type:
             valid ones.
     """
     cls = MOE_MODULES.get(kind)
-    valid = sorted(name for name, c in MOE_MODULES.module_dict.items() if issubclass(c, base))
     if cls is None or not issubclass(cls, base):
+        valid = sorted(name for name, c in MOE_MODULES.module_dict.items()
+                       if issubclass(c, base))
         raise ValueError(f'{role} type {kind!r} is unknown; use one of {valid} (or register '
                          'your own with @MOE_MODULES.register_module()).')
     return cls

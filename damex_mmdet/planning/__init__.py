@@ -16,7 +16,8 @@ from .kmeans import spherical_kmeans
 from .local_search import RoundingError, improve_mapping, repair_overflow
 from .mapping import ExpertMapping, plan_expert_mapping, split_demand
 from .mapping_io import (load_mapping, mapping_from_dict, mapping_to_dict,
-                         render_child_config, render_config_snippet, save_mapping)
+                         render_child_config, render_config_snippet,
+                         render_map_config, save_mapping)
 from .planner import LPPlan, solve_assignment_lp, validate_plan_inputs
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     'RoundingError', 'improve_mapping',
     'repair_overflow', 'ExpertMapping', 'plan_expert_mapping', 'split_demand', 'load_mapping',
     'mapping_from_dict', 'mapping_to_dict', 'render_child_config', 'render_config_snippet',
-    'save_mapping', 'LPPlan', 'solve_assignment_lp', 'validate_plan_inputs',
+    'save_mapping', 'render_map_config', 'LPPlan', 'solve_assignment_lp', 'validate_plan_inputs',
     'plan_count_assignment', 'solves_directly', 'capacity_vector', 'default_capacity',
     'parse_demand_values'
 ]

@@ -13,6 +13,7 @@ JSON layout (``format_version`` 1)::
 import json
 import keyword
 import os.path as osp
+from typing import Sequence
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .class_split import PlanningUnit
 from .mapping import ExpertMapping
 
 __all__ = ['FORMAT_VERSION', 'mapping_to_dict', 'mapping_from_dict', 'save_mapping',
-           'load_mapping', 'render_child_config', 'render_config_snippet']
+           'load_mapping', 'render_child_config', 'render_config_snippet', 'render_map_config']
 
 FORMAT_VERSION = 1
 _REQUIRED = ('num_experts', 'expert_map', 'units', 'expert_names', 'affinity', 'plan',
@@ -133,6 +134,38 @@ def render_config_snippet(mapping: ExpertMapping) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def render_map_config(base_config: str, num_experts: int, expert_map: dict,
+                      comments: Sequence[str] = (), out_dir: str = '.') -> str:
+    """A config inheriting ``base_config`` with ``num_experts`` and ``expert_map`` set.
+
+    Args:
+        base_config (str): The parent config: a path (written relative to
+            ``out_dir``, where mmengine resolves it) or ``package::path``.
+        num_experts (int): Experts per MoE layer.
+        expert_map (dict): ``{dataset: [experts]}``; replaces the parent's map
+            (``_delete_``) instead of merging into it.
+        comments (Sequence[str]): Lines written first, each as a ``#`` comment.
+        out_dir (str): Folder the config is written to.
+
+    Returns:
+        str: The config text.
+    """
+    if '::' in base_config:
+        parent = base_config
+    else:
+        parent = osp.relpath(osp.abspath(base_config), osp.abspath(out_dir))
+    expert_map = {k: [int(e) for e in v] for k, v in expert_map.items()}
+    lines = [f'# {line}' for line in comments] + [
+        f'_base_ = [{parent!r}]',
+        '',
+        'model = dict(',
+        '    moe_cfg=dict(',
+        f'        num_experts={int(num_experts)},',
+        f"        expert_map={{'_delete_': True, **{expert_map!r}}}))",
+    ]
+    return '\n'.join(lines) + '\n'
+
+
 def render_child_config(mapping: ExpertMapping, base_config: str, out_dir: str = '.') -> str:
     """A config inheriting ``base_config`` with the planned ``num_experts`` and ``expert_map``.
 
@@ -146,21 +179,9 @@ def render_child_config(mapping: ExpertMapping, base_config: str, out_dir: str =
         str: The config text; ``expert_map`` replaces the parent's map
         (``_delete_``) instead of merging into it.
     """
-    if '::' in base_config:
-        parent = base_config
-    else:
-        parent = osp.relpath(osp.abspath(base_config), osp.abspath(out_dir))
-    expert_map = {k: [int(e) for e in v] for k, v in mapping.expert_map.items()}
-    lines = [
-        '# GEM: the dataset -> expert map planned by tools/plan_experts.py',
-        f'# LP bound {mapping.lp_bound:.6g}, mapping value {mapping.value:.6g}, '
-        f'gap {mapping.gap:.3g} ({mapping.compiler} compiler, '
-        f"{'proven optimal' if mapping.optimal else 'not proven optimal'})",
-        f'_base_ = [{parent!r}]',
-        '',
-        'model = dict(',
-        '    moe_cfg=dict(',
-        f'        num_experts={int(mapping.num_experts)},',
-        f"        expert_map={{'_delete_': True, **{expert_map!r}}}))",
-    ]
-    return '\n'.join(lines) + '\n'
+    comments = ('GEM: the dataset -> expert map planned by tools/plan_experts.py',
+                f'LP bound {mapping.lp_bound:.6g}, mapping value {mapping.value:.6g}, '
+                f'gap {mapping.gap:.3g} ({mapping.compiler} compiler, '
+                f"{'proven optimal' if mapping.optimal else 'not proven optimal'})")
+    return render_map_config(base_config, mapping.num_experts, mapping.expert_map, comments,
+                             out_dir)

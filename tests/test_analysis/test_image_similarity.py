@@ -4,8 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from damex_mmdet.analysis.image_similarity import (coco_image_paths, dataset_look,
-                                                   image_descriptors, look_similarity)
+from damex_mmdet.analysis.image_similarity import image_descriptors, look_similarity
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.testing.scripts import load_script
 from damex_mmdet.utils.mixture_config import MixtureDataset, similarity_expert_map
@@ -64,10 +63,6 @@ def test_the_mixture_tool_prints_the_map_and_writes_it(data_root, tmp_path, caps
                '--expert-map', 'one-per-dataset'])
     assert dict(Config.fromfile(out).model.moe_cfg.expert_map) == \
         dict(signs=[0], street=[1], xray=[2])
-    with open(coco_image_paths(folders[0], 'annotations/train.json', 'images')[0], 'rb'):
-        pass
-    assert dataset_look(coco_image_paths(folders[0], 'annotations/train.json', 'images'),
-                        images=4).shape == (72, )
 
 
 def test_the_named_planned_variant_carries_the_similarity_map(data_root):

@@ -56,8 +56,8 @@ def test_an_unsupported_pair_names_both_sides_and_what_fits():
     for router in (FixedMapRouter, ReLURouter):
         with pytest.raises(ValueError,
                            match=rf"TutelMoEFFN \(backend='tutel'\) .*{router.__name__}"):
-            check_router_fits_layer(TutelMoEFFN, router, 'tutel')
-    check_router_fits_layer(TutelMoEFFN, DatasetAwareRouter, 'tutel')
+            check_router_fits_layer(TutelMoEFFN, router)
+    check_router_fits_layer(TutelMoEFFN, DatasetAwareRouter)
 
 
 def test_expert_parallelism_asks_the_layer_declaration():
