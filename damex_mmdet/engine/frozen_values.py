@@ -7,6 +7,9 @@ and a momentum from before still move a parameter), so
 
 - turns off ``requires_grad`` of every parameter with nothing trainable in it
   (no gradient: torch's optimizers, AdamW's decay included, skip it);
+- zeroes the gradient of the frozen rows of partly trainable tensors as it
+  is computed, so gradient clipping's norm and the optimizer's moments see
+  only what trains;
 - before training, snapshots what can still move: the buffers (BatchNorm
   statistics are values too) and the frozen rows of partly trainable tensors;
 - after every iteration, writes that snapshot back, so the optimizer's update
@@ -27,6 +30,17 @@ from mmdet.registry import HOOKS
 __all__ = ['KeepTrainedValuesHook']
 
 
+def _zero_rows_before(row: int):
+    """A gradient hook that zeroes rows ``[0, row)`` of the gradient."""
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        grad[:row] = 0
+        return grad
+
+    return hook
+
+
 @HOOKS.register_module()
 class KeepTrainedValuesHook(Hook):
     """Keep every value of the model except ``trainable_rows`` bit for bit.
@@ -39,7 +53,9 @@ class KeepTrainedValuesHook(Hook):
         ValueError: a key that is not in the model's state, or a row out of range.
     """
 
-    priority = 'LOWEST'  # after the optimizer step and every other hook
+    # after the optimizer step (inside train_step), before every hook that reads the
+    # model after an iteration (the checkpoint hook, EMA)
+    priority = 'VERY_HIGH'
 
     def __init__(self, trainable_rows: Dict[str, int]):
         self.trainable_rows = {str(k): int(v) for k, v in trainable_rows.items()}
@@ -62,8 +78,11 @@ class KeepTrainedValuesHook(Hook):
                 raise ValueError(f'KeepTrainedValuesHook: {key} has {rows} rows; its first '
                                  f'trainable row {row} leaves none to train.')
         for name, param in model.named_parameters():
-            if name not in self.trainable_rows:
+            row = self.trainable_rows.get(name)
+            if row is None:
                 param.requires_grad_(False)
+            elif row:
+                param.register_hook(_zero_rows_before(row))
         buffers = {name for name, _ in model.named_buffers()}
         # key -> (rows to restore, their saved values); rows None: the whole tensor
         self._snapshot = {}

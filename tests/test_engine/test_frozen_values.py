@@ -47,6 +47,9 @@ def test_only_the_trainable_rows_change_under_weight_decay():
     assert torch.equal(after['cls.bias'][:3], before['cls.bias'][:3])
     assert not torch.equal(after['cls.weight'][3:], before['cls.weight'][3:])
     assert not torch.equal(after['cls.bias'][3:], before['cls.bias'][3:])
+    # the frozen rows' gradient is zero (clipping's norm and AdamW's moments see only
+    # the trainable rows); the trainable rows' is not
+    assert not model.cls.weight.grad[:3].any() and model.cls.weight.grad[3:].any()
 
 
 def test_without_the_hook_weight_decay_moves_the_old_rows():
