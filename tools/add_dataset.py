@@ -1,7 +1,7 @@
 """Add a dataset to a trained DAMEX / GEM mixture detector, without retraining it.
 
     python tools/add_dataset.py CONFIG CHECKPOINT [NAME=]FOLDER --out OUT.py \\
-        [--mode frozen|replay] [--expert new|DATASET] [--shots N] [--max-iters N]
+        [--mode frozen|replay|finetune] [--expert new|DATASET] [--shots N] [--max-iters N]
     python tools/train.py OUT.py
 
 Writes ``OUT.py`` (a child of CONFIG) and ``OUT_start.pth`` (the trained
@@ -27,7 +27,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='the config to write (.py)')
     parser.add_argument('--mode', choices=ADDITION_MODES, default='frozen',
                         help='frozen (default): only the new expert, router row and class rows '
-                        'train; replay: everything trains, old datasets replayed')
+                        'train; replay: everything trains, old datasets replayed; finetune: '
+                        'everything trains on the new data alone (also for dense checkpoints)')
     parser.add_argument('--expert', default='new',
                         help="'new' (default): a new expert, copied from the most alike trained "
                         'one; or a trained dataset whose experts the new one shares')

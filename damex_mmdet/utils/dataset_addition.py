@@ -29,9 +29,12 @@ Modes:
 - ``replay``: everything trains; the new dataset gets ``1 - replay_ratio`` of
   the samples and the old ones ``replay_ratio``, shared among them as
   ``n_d ** 0.5`` (the shipped configs' temperature sampling).
+- ``finetune``: everything trains, on the new dataset alone (old datasets
+  sampled with weight 0): plain fine-tuning, the forgetting baseline. The
+  one mode a dense checkpoint takes (it has no expert to add, share or keep).
 
-A dense checkpoint has no expert to add or share and is refused with the way
-to get an MoE one; so is a checkpoint of a routing without a dataset map.
+A checkpoint of a routing without a dataset map (vanilla MoE, ReMoE, Soft
+MoE, MoE++) is refused: there is no map to extend.
 """
 import json
 import logging
@@ -44,7 +47,7 @@ from typing import Dict, List, Optional, Tuple
 __all__ = ['TrainedMixture', 'AdditionOptions', 'Addition', 'read_trained_mixture',
            'add_dataset', 'ADDITION_MODES']
 
-ADDITION_MODES = ('frozen', 'replay')
+ADDITION_MODES = ('frozen', 'replay', 'finetune')
 _MAP_ROUTERS = ('DatasetAwareRouter', 'FixedMapRouter')  # routings trained to a dataset map
 
 
@@ -56,16 +59,16 @@ class TrainedMixture:
         dataset_names (tuple): the datasets in the order the detector was
             trained with (its label ids and offsets follow it).
         dataset_classes (dict): dataset -> class names, in label order.
-        expert_map (dict): dataset -> experts.
-        num_experts (int): experts per MoE layer.
-        router (str): the router type.
+        expert_map (dict or None): dataset -> experts (None: a dense detector).
+        num_experts (int or None): experts per MoE layer.
+        router (str or None): the router type.
         state_dict (dict): the weights.
     """
     dataset_names: Tuple[str, ...]
     dataset_classes: Dict[str, Tuple[str, ...]]
-    expert_map: Dict[str, List[int]]
-    num_experts: int
-    router: str
+    expert_map: Optional[Dict[str, List[int]]]
+    num_experts: Optional[int]
+    router: Optional[str]
     state_dict: dict = field(repr=False)
 
     @property
@@ -77,7 +80,8 @@ class TrainedMixture:
 @dataclass(frozen=True)
 class AdditionOptions:
     """How the new dataset is added (``tools/add_dataset.py``'s options)."""
-    # 'frozen': only the new expert, router row and class rows train; 'replay': all trains
+    # 'frozen': only the new expert, router row and class rows train; 'replay': all trains,
+    # old datasets replayed; 'finetune': all trains on the new dataset alone
     mode: str = 'frozen'
     # 'new': a new expert copied from the most alike trained one; or a trained dataset's name
     expert: str = 'new'
@@ -101,8 +105,8 @@ class Addition:
         config (str): the written config.
         checkpoint (str): the written start checkpoint.
         dataset_order (tuple): old datasets in trained order, then the new one.
-        expert_map (dict): the grown map.
-        num_experts (int): experts after adding.
+        expert_map (dict or None): the grown map (None: dense).
+        num_experts (int or None): experts after adding (None: dense).
         copied_expert (int or None): the trained expert the new one copies.
         reason (str): why that expert (or which expert is shared).
         trainable_rows (dict): state key -> first trainable row (frozen mode).
@@ -111,8 +115,8 @@ class Addition:
     config: str
     checkpoint: str
     dataset_order: Tuple[str, ...]
-    expert_map: Dict[str, List[int]]
-    num_experts: int
+    expert_map: Optional[Dict[str, List[int]]]
+    num_experts: Optional[int]
     copied_expert: Optional[int]
     reason: str
     trainable_rows: Dict[str, int]
@@ -125,9 +129,8 @@ def read_trained_mixture(checkpoint: str) -> TrainedMixture:
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a mixture detector (no ``meta['dataset_meta']
-            ['dataset_names']``), a unified label space, a dense detector,
-            or a routing without a dataset map; each message says what to
-            do instead.
+            ['dataset_names']``), a unified label space, or a routing without
+            a dataset map; each message says what to do instead.
     """
     from damex_mmdet.engine.hooks import CHECKPOINT_META_KEY
     from damex_mmdet.utils.safe_checkpoint import load_checkpoint_file
@@ -143,20 +146,18 @@ def read_trained_mixture(checkpoint: str) -> TrainedMixture:
     if dataset_meta.get('label_space', 'partitioned') != 'partitioned':
         raise ValueError(f"{checkpoint}: label_space={dataset_meta['label_space']!r}; adding a "
                          "dataset appends its classes, which needs the 'partitioned' space.")
+    classes = {str(k): tuple(v) for k, v in dataset_meta['dataset_classes'].items()}
+    names = tuple(str(n) for n in names)
     moe = meta.get(CHECKPOINT_META_KEY)
-    if not moe:
-        raise ValueError(f'{checkpoint}: a dense detector (no meta.{CHECKPOINT_META_KEY}): it '
-                         'has no expert to add or share. Train a DAMEX or GEM detector on the '
-                         'mixture (make_mixture_config.py --method damex), or fine-tune this '
-                         'one on the new data as it is.')
+    if not moe:  # dense
+        return TrainedMixture(names, classes, None, None, None, ckpt.get('state_dict', ckpt))
     router = str((moe.get('router') or {}).get('type', 'TopKRouter'))
     if not moe.get('expert_map') or router not in _MAP_ROUTERS:
         raise ValueError(f'{checkpoint}: its routing ({router}) has no dataset -> expert map '
                          f'to extend; adding a dataset needs a DAMEX or GEM checkpoint '
                          f'(routers {_MAP_ROUTERS}).')
-    classes = {str(k): tuple(v) for k, v in dataset_meta['dataset_classes'].items()}
     expert_map = {str(k): [int(e) for e in v] for k, v in moe['expert_map'].items()}
-    return TrainedMixture(tuple(str(n) for n in names), classes, expert_map,
+    return TrainedMixture(names, classes, expert_map,
                           int(moe['num_experts']), router, ckpt.get('state_dict', ckpt))
 
 
@@ -188,6 +189,36 @@ def _new_dataset_cfg(template, folder: str, ann_file: str, img_prefix: str,
     return cfg
 
 
+def _grown_map(mixture: TrainedMixture, name: str, options: AdditionOptions):
+    """``(num_experts, expert_map)`` after adding ``name`` (``(None, None)`` for dense)."""
+    if mixture.expert_map is None:
+        if options.mode != 'finetune':
+            raise ValueError(f'a dense detector (no meta.damex_moe in its checkpoint) has no '
+                             f'expert to add or share, so --mode {options.mode} does not apply. '
+                             'Train a DAMEX or GEM detector on the mixture (make_mixture_config.py'
+                             ' --method damex), or fine-tune this one with --mode finetune.')
+        return None, None
+    if options.expert == 'new':
+        return mixture.num_experts + 1, {**mixture.expert_map, name: [mixture.num_experts]}
+    if options.expert in mixture.expert_map:
+        return mixture.num_experts, {**mixture.expert_map,
+                                     name: list(mixture.expert_map[options.expert])}
+    raise ValueError(f'--expert {options.expert!r}: give "new" or a trained dataset '
+                     f'({list(mixture.dataset_names)}) whose experts the new one shares.')
+
+
+def _sampler_weights(cfg, mixture: TrainedMixture, name: str,
+                     options: AdditionOptions) -> Dict[str, float]:
+    """Per-dataset sampling weights: the new dataset alone, or replaying the old ones."""
+    if options.mode != 'replay':  # old samples left out, their classes kept
+        return {**{n: 0.0 for n in mixture.dataset_names}, name: 1.0}
+    sizes = _dataset_sizes(cfg)
+    old = {n: sizes[n] ** 0.5 for n in mixture.dataset_names}
+    weights = {n: round(options.replay_ratio * w / sum(old.values()), 6) for n, w in old.items()}
+    weights[name] = round(1.0 - options.replay_ratio, 6)
+    return weights
+
+
 def _dataset_sizes(cfg) -> Dict[str, int]:
     """Training images per dataset (after the config's filters) of a MultiDataset config."""
     from mmdet.registry import DATASETS
@@ -211,7 +242,8 @@ def _check_old_labels(cfg, mixture: TrainedMixture, config: str) -> None:
 
 
 def _config_text(header: str, name: str, order, train_new: dict, loaders: dict,
-                 num_classes: int, num_experts: int, expert_map: dict, weights: dict,
+                 num_classes: int, num_experts: Optional[int], expert_map: Optional[dict],
+                 weights: dict,
                  hooks: Optional[list], schedule: Optional[tuple]) -> str:
     lines = [
         header,
@@ -225,10 +257,12 @@ def _config_text(header: str, name: str, order, train_new: dict, loaders: dict,
     for key, block in loaders.items():
         lines += [f'{key} = dict(dataset=dict(dataset_order=dataset_order, datasets=dict(',
                   f'    {name}={pprint.pformat(block, width=88, sort_dicts=False)})))']
-    mapping = pprint.pformat({'_delete_': True, **expert_map}, width=80, sort_dicts=False)
-    lines += ['model = dict(',
-              f'    bbox_head=dict(num_classes={num_classes}),',
-              f'    moe_cfg=dict(num_experts={num_experts}, expert_map={mapping}))']
+    lines += ['model = dict(', f'    bbox_head=dict(num_classes={num_classes}),']
+    if expert_map is None:
+        lines[-1] = lines[-1][:-1] + ')'
+    else:
+        mapping = pprint.pformat({'_delete_': True, **expert_map}, width=80, sort_dicts=False)
+        lines.append(f'    moe_cfg=dict(num_experts={num_experts}, expert_map={mapping}))')
     if schedule is not None:
         train_cfg, schedulers = schedule
         lines += [f'train_cfg = dict({", ".join(f"{k}={v!r}" for k, v in train_cfg.items())})',
@@ -282,7 +316,7 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
 
     Args:
         config (str): the trained detector's config.
-        checkpoint (str): its checkpoint (DAMEX or GEM).
+        checkpoint (str): its checkpoint (DAMEX or GEM; dense with ``mode='finetune'``).
         name (str): the new dataset's name.
         folder (str): its folder (COCO json, as ``make_mixture_config.py`` takes).
         out (str): the config to write (``.py``); the start checkpoint is
@@ -324,16 +358,7 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
         raise ValueError(f'{config} trains {trained} but {checkpoint} was trained on '
                          f'{sorted(mixture.dataset_names)}; give the config of that checkpoint.')
 
-    if options.expert == 'new':
-        num_experts = mixture.num_experts + 1
-        new_experts = [mixture.num_experts]
-    elif options.expert in mixture.expert_map:
-        num_experts = mixture.num_experts
-        new_experts = list(mixture.expert_map[options.expert])
-    else:
-        raise ValueError(f'--expert {options.expert!r}: give "new" or a trained dataset '
-                         f'({list(mixture.dataset_names)}) whose experts the new one shares.')
-    expert_map = {**mixture.expert_map, name: new_experts}
+    num_experts, expert_map = _grown_map(mixture, name, options)
     order = (*mixture.dataset_names, name)
     out_dir = osp.dirname(osp.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
@@ -370,17 +395,11 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
         f.write(_config_text(weights=weights, hooks=None, **render))
     grown_cfg = Config.fromfile(out)
     _check_old_labels(grown_cfg, mixture, out)
-    if options.mode == 'frozen':  # old samples left out, their classes kept
-        weights = {n: 0.0 for n in mixture.dataset_names}
-        weights[name] = 1.0
-    else:
-        sizes = _dataset_sizes(grown_cfg)
-        old = {n: sizes[n] ** 0.5 for n in mixture.dataset_names}
-        weights = {n: round(options.replay_ratio * w / sum(old.values()), 6)
-                   for n, w in old.items()}
-        weights[name] = round(1.0 - options.replay_ratio, 6)
+    weights = _sampler_weights(grown_cfg, mixture, name, options)
     copied = None
-    if options.expert == 'new':
+    if expert_map is None:
+        reason = f'a dense detector: {name!r} gets its class rows, all values fine-tune'
+    elif options.expert == 'new':
         from damex_mmdet.analysis.expert_choice import choose_source_expert
         choice = choose_source_expert(grown_cfg, checkpoint, name, mixture.expert_map,
                                       options.images_per_dataset, options.seed,
@@ -388,7 +407,7 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
         copied = choice.expert
         reason = f'the new expert {num_experts - 1} starts as ' + choice.reason
     else:
-        reason = (f'{name!r} shares expert(s) {new_experts} with {options.expert!r}' +
+        reason = (f'{name!r} shares expert(s) {expert_map[name]} with {options.expert!r}' +
                   (' (frozen: it stays as trained; only the new class rows train)'
                    if options.mode == 'frozen' else ''))
     log(reason)

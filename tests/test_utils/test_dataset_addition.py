@@ -46,7 +46,7 @@ def _trained(root, method):
     datasets = [MixtureDataset(n, osp.join(data, n), img_prefix='images/') for n in OLD]
     config = str(root / f'{method}5.py')
     with open(config, 'w') as f:
-        f.write(mixture_config_text(datasets, method, 'tiny', MAP))
+        f.write(mixture_config_text(datasets, method, 'tiny', None if method == 'dense' else MAP))
     cfg = short_train_cfg(config, data, str(root / method), 1, 1)
     run_config = str(root / f'{method}5_run.py')
     cfg.dump(run_config)
@@ -187,7 +187,8 @@ def test_bad_input_stops_with_a_clear_message(damex, tmp_path):
     dense = copy.deepcopy(state)
     del dense['meta']['damex_moe']
     torch.save(dense, tmp_path / 'dense.pth')
-    with pytest.raises(ValueError, match='a dense detector.*Train a DAMEX or GEM'):
+    with pytest.raises(ValueError, match='a dense detector.*--mode frozen does not apply.*'
+                       'Train a DAMEX or GEM.*--mode finetune'):
         add_dataset(config, str(tmp_path / 'dense.pth'), 'new', kitchen,
                     str(tmp_path / 'a.py'), img_prefix='images/')
     # a config of other datasets than the checkpoint's
@@ -197,3 +198,20 @@ def test_bad_input_stops_with_a_clear_message(damex, tmp_path):
     with pytest.raises(ValueError, match=r"trains \['comic', 'signs', 'street', 'watercolor'\]"):
         add_dataset(str(tmp_path / 'other.py'), ckpt, 'new', kitchen, str(tmp_path / 'a.py'),
                     img_prefix='images/')
+
+
+@pytest.mark.slow  # trains its own dense checkpoint (~40 s)
+def test_a_dense_checkpoint_fine_tunes_in_the_grown_label_space(tmp_path):
+    data, config, ckpt = _trained(tmp_path, 'dense')
+    out = str(tmp_path / 'add.py')
+    addition = add_dataset(config, ckpt, 'kitchen', osp.join(data, 'kitchen'), out,
+                           AdditionOptions(mode='finetune'), img_prefix='images/',
+                           log=lambda *_: None)
+    assert addition.expert_map is None and addition.trainable_rows == {}
+    cfg = Config.fromfile(out)
+    assert 'moe_cfg' not in cfg.model and cfg.model.bbox_head.num_classes == 17
+    assert cfg.train_dataloader.sampler.weights == {**{n: 0.0 for n in OLD}, 'kitchen': 1.0}
+    old = torch.load(ckpt, weights_only=False)['state_dict']
+    start = torch.load(addition.checkpoint, weights_only=True)['state_dict']
+    key = 'bbox_head.cls_branches.0.weight'
+    assert start[key].shape[0] == 17 and torch.equal(start[key][:14], old[key])
