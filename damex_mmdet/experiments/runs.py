@@ -7,6 +7,7 @@ runs can go in parallel and a crash stays in its run. A run whose
 an interrupted one continues from its last checkpoint and ends bit for bit
 where an uninterrupted run would.
 """
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from .leave_out import leave_dataset_out
 from .variants import Variant
 
 __all__ = ['ComparisonSettings', 'RunPlan', 'build_config', 'execute', 'run_one', 'run_dir',
@@ -85,7 +87,14 @@ def config_path(config: str) -> str:
 
 def build_config(name: str, variant: Variant, seed: int,
                  settings: ComparisonSettings) -> Config:
-    """The config of one (variant, seed) run (without its start checkpoint)."""
+    """The config of one (variant, seed) run (without its start checkpoint).
+
+    An arm that adds a dataset (``variant.adds``) trains the config
+    ``tools/add_dataset.py`` writes for the detector its ``starts_from`` arm
+    trained at this seed (that run must have finished), on its own schedule.
+    """
+    if variant.adds:
+        return _addition_config(name, variant, seed, settings)
     try:
         cfg = Config.fromfile(config_path(variant.config))
     except ValueError as error:
@@ -97,10 +106,33 @@ def build_config(name: str, variant: Variant, seed: int,
     cfg.load_from = None
     if variant.builtin_data:
         set_data_root(cfg, settings.data_root)
+    if variant.leave_out:
+        leave_dataset_out(cfg, variant.leave_out)
     # evaluate once, with runner.test() after training
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     if settings.max_iters:
         set_max_iters(cfg, settings.max_iters)
+    return cfg
+
+
+def _addition_config(name: str, variant: Variant, seed: int,
+                     settings: ComparisonSettings) -> Config:
+    from damex_mmdet.utils.dataset_addition import add_dataset
+    parent = run_dir(settings.work_dir, variant.starts_from, seed)
+    if not osp.exists(osp.join(parent, 'summary.json')):
+        raise ValueError(f'variant {name!r} seed {seed}: adds {variant.adds!r} to the detector '
+                         f'of {variant.starts_from!r}, which has not finished ({parent}).')
+    # not in the run's own folder: a restarted run clears the checkpoints there
+    out = osp.join(settings.work_dir, variant.starts_from, f'seed{seed}_adds', name,
+                   'addition.py')
+    add_dataset(osp.join(parent, 'run_config.py'), final_checkpoint(parent), variant.adds,
+                osp.join(settings.data_root, variant.adds), out,
+                dataclasses.replace(variant.addition, seed=seed), img_prefix='images/',
+                log=lambda line: print(f'[{name} seed {seed}] {line}'))
+    cfg = Config.fromfile(out)
+    cfg.work_dir = run_dir(settings.work_dir, name, seed)
+    cfg.randomness = dict(seed=seed)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     return cfg
 
 
@@ -200,11 +232,11 @@ def execute(plan: RunPlan, log: Callable[[str], None]) -> Dict[Run, dict]:
 
     def task(variant, seed, parent_future):
         directory = run_dir(settings.work_dir, variant, seed)
+        if parent_future is not None and parent_future.result() is None:
+            return None  # report only, and the run it continues from is not there
         with config_lock:
             cfg = plan.config(variant, seed)
-        if parent_future is not None:
-            if parent_future.result() is None:
-                return None  # report only, and the run it continues from is not there
+        if parent_future is not None and not plan.variants[variant].adds:
             cfg.load_from = final_checkpoint(
                 run_dir(settings.work_dir, plan.variants[variant].starts_from, seed))
         with config_lock:

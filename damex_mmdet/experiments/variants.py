@@ -6,9 +6,11 @@ variant keeps the schedule, data and optimiser of the dense config, so that
 the variants of one seed differ only in what they are named for.
 """
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import DictAction
+
+from damex_mmdet.utils.dataset_addition import AdditionOptions
 
 __all__ = ['Variant', 'VARIANTS', 'COMPARE', 'custom_variants']
 
@@ -41,6 +43,20 @@ class Variant:
     # True: runs on the built-in benchmark (its datasets are pointed at --data-root/<name>/);
     # False: a user's config, whose data roots are left as they are
     builtin_data: bool = True
+    # a built-in dataset this arm neither trains nor tests on: its classes leave the label
+    # space, the map's other experts are renumbered in order
+    leave_out: Optional[str] = None
+    # the built-in dataset this arm adds (tools/add_dataset.py) to the detector that
+    # `starts_from` trained at the same seed; the arm trains the config the tool writes
+    adds: Optional[str] = None
+    # how it is added (mode, expert, shots, iterations); the seed is the run's
+    addition: Optional[AdditionOptions] = None
+
+    def __post_init__(self):
+        paired = (self.adds is None) == (self.addition is None)
+        if not paired or (self.adds and not self.starts_from):
+            raise ValueError(f'variant of {self.config}: adds, addition and starts_from go '
+                             'together (the dataset, how, and the trained detector it joins).')
 
 
 VARIANTS: Dict[str, Variant] = {
@@ -90,6 +106,38 @@ VARIANTS: Dict[str, Variant] = {
     'cont-damex': Variant(_DAMEX, 'DAMEX upcycled from the trained dense detector',
                           starts_from='dense'),
 }
+
+
+def _addition_arms(dataset: str, shots: Sequence[Optional[int]],
+                   max_iters: int = 600) -> Dict[str, Variant]:
+    """The arms of adding ``dataset`` (docs/results/add_dataset/PLAN.md)."""
+    before, dense = f'damex-no-{dataset}', f'dense-no-{dataset}'
+    arms = {
+        before: Variant(_DAMEX, f'DAMEX on the datasets but {dataset} (human-prior map '
+                        'without it)', leave_out=dataset),
+        dense: Variant(_DINO, f'DINO, dense, on the datasets but {dataset}', leave_out=dataset),
+        f'add-{dataset}-replay': Variant(
+            _DAMEX, f'{dataset} added to {before}: new expert, everything trains, old '
+            'datasets replayed at 0.5', starts_from=before, adds=dataset,
+            addition=AdditionOptions(mode='replay', replay_ratio=0.5, max_iters=max_iters)),
+    }
+    for count in shots:
+        tag, what = ('', 'all images') if count is None else (f'-{count}shot', f'{count} images')
+        arms[f'add-{dataset}-frozen{tag}'] = Variant(
+            _DAMEX, f'{dataset} ({what}) added to {before}: new expert, every trained value '
+            'frozen', starts_from=before, adds=dataset,
+            addition=AdditionOptions(mode='frozen', shots=count, max_iters=max_iters))
+        arms[f'add-{dataset}-finetune-dense{tag}'] = Variant(
+            _DINO, f'{dense} fine-tuned on {dataset} ({what}) alone: the forgetting baseline',
+            starts_from=dense, adds=dataset,
+            addition=AdditionOptions(mode='finetune', shots=count, max_iters=max_iters))
+    return arms
+
+
+# adding a dataset to a trained detector: kitchen has 40 training images (10-shot and all),
+# xray 300 (10, 50 and all)
+VARIANTS.update(_addition_arms('kitchen', (None, 10)))
+VARIANTS.update(_addition_arms('xray', (None, 50, 10)))
 # the variants of `--compare`
 COMPARE: List[str] = ['dense', 'moe', 'damex', 'gem']
 

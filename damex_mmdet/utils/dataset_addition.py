@@ -338,6 +338,8 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
 
     from damex_mmdet.utils.mixture_config import MixtureDataset
 
+    from damex_mmdet.utils import register_all_modules
+    register_all_modules()  # it builds datasets and a detector: mmdet's scope
     if options.mode not in ADDITION_MODES:
         raise ValueError(f'--mode {options.mode!r}: choose one of {ADDITION_MODES}.')
     if not 0.0 < options.replay_ratio < 1.0:
