@@ -12,6 +12,20 @@ the mixing situations of the DAMEX paper (arXiv 2311.04894):
   ones (n-shot KITTI next to Kitchen, Table 2);
 * ``xray``: an out-of-domain grayscale set with one class (DeepLesion).
 
+Benchmark **v2** (``version=2``, :data:`BENCHMARK_V2`, folder
+``data/damex_default_v2``) keeps the six situations and adds the papers'
+harder ones; v1 stays bit for bit what it was for every recorded result:
+
+* ``street`` and ``signs`` are two cameras of one road domain (``signs``
+  has a slightly warmer tone, more blur and grain), and each shows the
+  other's objects *unannotated*: street scenes hold 1-2 signs, signs scenes
+  1-3 pedestrians, cyclists or vehicles (KITTI vs LISA, DAMEX Table 4);
+* ``watercolor`` annotates every person, ``comic`` only persons whose longer
+  side is at least 0.3 of the image's shorter side (the same class under two
+  annotation policies, as VOC vs COCO or WiderFace in UODB);
+* more and smaller objects, and distractor shapes (clutter) in every RGB
+  image.
+
 Layout on disk, for each dataset ``NAME`` under ``root``::
 
     NAME/annotations/{train,test}.json   COCO, category ids 1..n in class order
@@ -38,23 +52,26 @@ from mmengine.utils import ProgressBar
 from .synthetic_draw import GLYPHS, render_scene
 
 __all__ = [
-    'DEFAULT_BENCHMARK', 'DEFAULT_ROOT', 'GENERATOR_VERSION', 'MARKER_FILE',
-    'default_benchmark_root', 'generate_default_benchmark', 'sample_layout'
+    'DEFAULT_BENCHMARK', 'BENCHMARK_V2', 'BENCHMARKS', 'DEFAULT_ROOT', 'DEFAULT_ROOTS',
+    'GENERATOR_VERSION', 'MARKER_FILE', 'default_benchmark_root', 'generate_default_benchmark',
+    'sample_layout', 'sample_scene'
 ]
 
-GENERATOR_VERSION = 1  # bump whenever the pixels or annotations would change
+GENERATOR_VERSION = 1  # v1's version; a change of its pixels or annotations is a new version
 MARKER_FILE = 'benchmark_meta.json'
 DEFAULT_ROOT = 'data/damex_default'  # relative to the working directory, as in the configs
+# version -> folder of the configs that use it
+DEFAULT_ROOTS = MappingProxyType({1: DEFAULT_ROOT, 2: 'data/damex_default_v2'})
 _SPLITS = ('train', 'test')
 
 
 def _spec(classes, style, situation, image_size, num_train, num_test, size_range,
-          centre_range=(0.0, 1.0), max_objects=4):
-    """Read-only description of one dataset (keys: see DEFAULT_BENCHMARK)."""
+          centre_range=(0.0, 1.0), max_objects=4, **v2):
+    """Read-only description of one dataset (keys: see DEFAULT_BENCHMARK and BENCHMARK_V2)."""
     return MappingProxyType(dict(
         classes=classes, style=style, situation=situation, image_size=image_size,
         num_train=num_train, num_test=num_test, size_range=size_range,
-        centre_range=centre_range, max_objects=max_objects))
+        centre_range=centre_range, max_objects=max_objects, **v2))
 
 
 #: Ordered, read-only description of the benchmark: ``name -> spec`` where a
@@ -83,6 +100,46 @@ DEFAULT_BENCHMARK: Mapping[str, Mapping] = MappingProxyType({
     'xray': _spec(('lesion', ), 'xray', 'out-of-domain grayscale (DeepLesion)',
                   (128, 128), 300, 60, (0.16, 0.36), (0.2, 0.8), max_objects=3),
 })
+
+
+_SIGN_CLASSES = ('warning', 'noturn', 'speedlimit', 'stop')
+_ROAD_USERS = ('pedestrian', 'cyclist', 'vehicle')
+
+#: Benchmark v2: :data:`DEFAULT_BENCHMARK`'s keys, plus ``clutter`` ``(lo, hi)``
+#: distractor shapes per image, ``unannotated`` (objects drawn but never
+#: annotated: ``classes``, ``count`` ``(lo, hi)`` per image, ``size_range``,
+#: ``centre_range``) and ``annotate_min_size`` (class -> least longer side, as a
+#: fraction of the shorter image side, of an annotated object; smaller ones are
+#: drawn and not annotated).
+BENCHMARK_V2: Mapping[str, Mapping] = MappingProxyType({
+    'watercolor': _spec(('person', 'car', 'dog'), 'watercolor',
+                        'same labels as comic, other style; annotates every person',
+                        (128, 128), 300, 60, (0.14, 0.4), max_objects=7, clutter=(2, 6)),
+    'comic': _spec(('person', 'car', 'dog'), 'comic',
+                   'same labels as watercolor, other style; persons annotated only when large '
+                   '(another annotation policy)', (128, 128), 300, 60, (0.14, 0.4),
+                   max_objects=7, clutter=(2, 6), annotate_min_size={'person': 0.3}),
+    'street': _spec(_ROAD_USERS, 'road',
+                    'one road domain with signs; signs present, never annotated (KITTI)',
+                    (160, 112), 300, 60, (0.16, 0.45), (0.5, 0.85), max_objects=8,
+                    clutter=(1, 4), unannotated=dict(classes=_SIGN_CLASSES, count=(1, 2),
+                                                     size_range=(0.14, 0.3),
+                                                     centre_range=(0.15, 0.45))),
+    'signs': _spec(_SIGN_CLASSES, 'road_b',
+                   'one road domain with street; road users present, never annotated (LISA)',
+                   (160, 112), 300, 60, (0.14, 0.32), (0.15, 0.45), max_objects=5,
+                   clutter=(1, 4), unannotated=dict(classes=_ROAD_USERS, count=(1, 3),
+                                                    size_range=(0.16, 0.45),
+                                                    centre_range=(0.5, 0.85))),
+    'kitchen': _spec(('bottle', 'can', 'box'), 'kitchen',
+                     'data-poor next to rich datasets (n-shot, Table 2)',
+                     (128, 128), 40, 60, (0.15, 0.4), (0.45, 0.8), max_objects=6,
+                     clutter=(2, 5)),
+    'xray': _spec(('lesion', ), 'xray', 'out-of-domain grayscale (DeepLesion)',
+                  (128, 128), 300, 60, (0.1, 0.28), (0.2, 0.8), max_objects=3),
+})
+#: version -> benchmark
+BENCHMARKS = MappingProxyType({1: DEFAULT_BENCHMARK, 2: BENCHMARK_V2})
 
 
 def default_benchmark_root() -> str:
@@ -144,6 +201,55 @@ def _overlap(a: Tuple, b: Tuple) -> float:
     return iw * ih / smaller
 
 
+def _place(rng: np.random.Generator, spec: Mapping, name: str, size_range, centre_range,
+           objects: List[Tuple[str, Tuple]]) -> Optional[Tuple]:
+    """One box of class ``name`` that overlaps no box in ``objects`` by more than 15 %."""
+    width, height = spec['image_size']
+    glyph = GLYPHS[name]
+    aspect = glyph.aspect * np.exp(rng.uniform(-1, 1) * glyph.aspect_jitter)
+    longer = rng.uniform(*size_range) * min(width, height)
+    w = max(int(round(min(longer, longer * aspect, width))), 4)
+    h = max(int(round(min(longer, longer / aspect, height))), 4)
+    lo = int(np.clip(centre_range[0] * height - h / 2, 0, height - h))
+    hi = int(np.clip(centre_range[1] * height - h / 2, lo, height - h))
+    for _ in range(20):
+        x0, y0 = int(rng.integers(0, width - w + 1)), int(rng.integers(lo, hi + 1))
+        box = (x0, y0, x0 + w, y0 + h)
+        if all(_overlap(box, other) <= 0.15 for _, other in objects):
+            return box
+    return None
+
+
+def sample_scene(rng: np.random.Generator, spec: Mapping
+                 ) -> Tuple[List[Tuple[str, Tuple]], List[Tuple[int, Tuple]]]:
+    """What one image of a dataset shows, and what of it is annotated.
+
+    v1 specs: :func:`sample_layout`, every object annotated. v2 specs also
+    apply ``annotate_min_size`` and add the ``unannotated`` objects (see
+    :data:`BENCHMARK_V2`).
+
+    Returns:
+        tuple: the drawn ``(class name, box)`` pairs, bottom-most last, and
+        the annotated ``(label, box)`` pairs (``label`` indexes
+        ``spec['classes']``).
+    """
+    objects = sample_layout(rng, spec)
+    drawn = [(spec['classes'][label], box) for label, box in objects]
+    short = min(spec['image_size'])
+    least = spec.get('annotate_min_size', {})
+    annotated = [(label, box) for label, box in objects
+                 if max(box[2] - box[0], box[3] - box[1]) >=
+                 least.get(spec['classes'][label], 0.0) * short]
+    extra = spec.get('unannotated')
+    if extra:
+        for _ in range(int(rng.integers(extra['count'][0], extra['count'][1] + 1))):
+            name = extra['classes'][int(rng.integers(len(extra['classes'])))]
+            box = _place(rng, spec, name, extra['size_range'], extra['centre_range'], drawn)
+            if box is not None:
+                drawn.append((name, box))
+    return sorted(drawn, key=lambda obj: obj[1][3]), annotated
+
+
 def _image_rng(seed: int, name: str, split: str, index: int) -> np.random.Generator:
     """Independent stream per image, stable when other datasets or sizes change."""
     key = (zlib.crc32(name.encode()), _SPLITS.index(split), index)
@@ -151,16 +257,17 @@ def _image_rng(seed: int, name: str, split: str, index: int) -> np.random.Genera
 
 
 def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed: int,
-                 progress: Optional[ProgressBar]) -> int:
+                 progress: Optional[ProgressBar], version: int = GENERATOR_VERSION) -> int:
     """Render ``num`` images of one split and write its COCO json; returns the box count."""
     os.makedirs(osp.join(root, name, 'images', split), exist_ok=True)
     width, height = spec['image_size']
     images, annotations = [], []
     for index in range(num):
         rng = _image_rng(seed, name, split, index)
-        objects = sample_layout(rng, spec)
-        img = render_scene(spec['style'], (width, height),
-                           [(spec['classes'][label], box) for label, box in objects], rng)
+        drawn, objects = sample_scene(rng, spec)
+        clutter = int(rng.integers(spec['clutter'][0], spec['clutter'][1] + 1)) \
+            if 'clutter' in spec else 0
+        img = render_scene(spec['style'], (width, height), drawn, rng, clutter=clutter)
         file_name = f'{split}/{index + 1:06d}.png'
         img.save(osp.join(root, name, 'images', file_name), compress_level=1)
         images.append(dict(id=index + 1, file_name=file_name, width=width, height=height))
@@ -172,7 +279,7 @@ def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed
             progress.update()
     coco = dict(
         info=dict(description=f'damex_mmdet synthetic benchmark: {name} {split}',
-                  version=str(GENERATOR_VERSION)),
+                  version=str(version)),
         licenses=[], images=images, annotations=annotations,
         categories=[dict(id=i + 1, name=c) for i, c in enumerate(spec['classes'])])
     os.makedirs(osp.join(root, name, 'annotations'), exist_ok=True)
@@ -182,8 +289,9 @@ def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed
 
 
 def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
-                               force: bool = False, progress: bool = True) -> Dict[str, dict]:
-    """Write the synthetic benchmark of :data:`DEFAULT_BENCHMARK` under ``root``.
+                               force: bool = False, progress: bool = True,
+                               version: int = GENERATOR_VERSION) -> Dict[str, dict]:
+    """Write the synthetic benchmark (:data:`DEFAULT_BENCHMARK`, or v2) under ``root``.
 
     Deterministic: the same ``seed`` and ``scale`` give byte-identical files.
     Idempotent: when ``root/benchmark_meta.json`` records a finished run with
@@ -198,11 +306,13 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
             files not written by this generator (the dataset folders are
             deleted first).
         progress: Show a progress bar.
+        version: 1 (:data:`DEFAULT_BENCHMARK`, default) or 2
+            (:data:`BENCHMARK_V2`); see :data:`BENCHMARKS`.
 
     Returns:
         dict: ``name -> dict(classes=tuple, style=str, situation=str,
         image_size=(W, H), num_train=int, num_test=int, num_train_boxes=int,
-        num_test_boxes=int)`` in :data:`DEFAULT_BENCHMARK` order.
+        num_test_boxes=int)`` in the benchmark's order.
 
     Raises:
         ValueError: On a non-positive ``scale``, a negative or non-integer
@@ -214,36 +324,41 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed must be a non-negative integer, got {seed!r}.')
     seed = int(seed)
-    wanted = dict(generator_version=GENERATOR_VERSION, seed=seed, scale=float(scale))
-    cached = None if force else _cached_run(root, wanted)
+    if version not in BENCHMARKS:
+        raise ValueError(f'version {version!r}: the synthetic benchmark has versions '
+                         f'{sorted(BENCHMARKS)}.')
+    benchmark = BENCHMARKS[version]
+    wanted = dict(generator_version=version, seed=seed, scale=float(scale))
+    cached = None if force else _cached_run(root, wanted, benchmark)
     if cached is not None:
         return cached
     counts = {name: [max(1, round(spec[f'num_{split}'] * scale)) for split in _SPLITS]
-              for name, spec in DEFAULT_BENCHMARK.items()}
+              for name, spec in benchmark.items()}
     os.makedirs(root, exist_ok=True)
-    for name in DEFAULT_BENCHMARK:
+    for name in sorted(set(DEFAULT_BENCHMARK) | set(BENCHMARK_V2)):
         shutil.rmtree(osp.join(root, name), ignore_errors=True)
     marker_path = osp.join(root, MARKER_FILE)
     _dump(marker_path, dict(wanted, complete=False))  # an interrupted run is ours to redo
     total = sum(map(sum, counts.values()))
     bar = ProgressBar(total) if progress else None
     start, datasets = time.perf_counter(), {}
-    for name, spec in DEFAULT_BENCHMARK.items():
+    for name, spec in benchmark.items():
         meta = dict(classes=list(spec['classes']), style=spec['style'],
                     situation=spec['situation'], image_size=list(spec['image_size']))
         for split, num in zip(_SPLITS, counts[name]):
             meta[f'num_{split}'] = num
-            meta[f'num_{split}_boxes'] = _write_split(root, name, spec, split, num, seed, bar)
+            meta[f'num_{split}_boxes'] = _write_split(root, name, spec, split, num, seed, bar,
+                                                      version)
         datasets[name] = meta
     if bar is not None:
         bar.file.write('\n')  # end the bar's line before the summary
     _dump(marker_path, dict(wanted, complete=True, datasets=datasets))
-    print_log(f'synthetic benchmark ({total} images, seed {seed}) written to {root} in '
+    print_log(f'synthetic benchmark v{version} ({total} images, seed {seed}) written to {root} in '
               f'{time.perf_counter() - start:.1f} s', logger='current')
     return _decode(datasets)
 
 
-def _cached_run(root: str, wanted: dict) -> Optional[Dict[str, dict]]:
+def _cached_run(root: str, wanted: dict, benchmark: Mapping) -> Optional[Dict[str, dict]]:
     """Metadata of a finished identical run under ``root``, or None to (re)generate.
 
     Raises:
@@ -252,7 +367,7 @@ def _cached_run(root: str, wanted: dict) -> Optional[Dict[str, dict]]:
     """
     marker_path = osp.join(root, MARKER_FILE)
     if not osp.isfile(marker_path):
-        foreign = [n for n in DEFAULT_BENCHMARK if osp.isdir(osp.join(root, n))]
+        foreign = [n for n in benchmark if osp.isdir(osp.join(root, n))]
         if foreign:
             raise ValueError(
                 f'{root} has folders {foreign} but no {MARKER_FILE}, so they were not written '
@@ -268,15 +383,15 @@ def _cached_run(root: str, wanted: dict) -> Optional[Dict[str, dict]]:
         raise ValueError(
             f'{root} already holds the synthetic benchmark generated with {found}, not '
             f'{wanted}; pass force=True (--force) to regenerate it or choose another root.')
-    if not _files_present(root):
+    if not _files_present(root, benchmark):
         return None  # our own run, partly deleted since
     return _decode(marker['datasets'])
 
 
-def _files_present(root: str) -> bool:
+def _files_present(root: str, benchmark: Mapping) -> bool:
     """Whether every dataset's annotation files exist under ``root``."""
     return all(osp.isfile(osp.join(root, name, 'annotations', f'{split}.json'))
-               for name in DEFAULT_BENCHMARK for split in _SPLITS)
+               for name in benchmark for split in _SPLITS)
 
 
 def _dump(path: str, obj: dict) -> None:

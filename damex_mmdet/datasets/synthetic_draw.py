@@ -160,6 +160,12 @@ def _natural(rgb: RGB) -> RGB:
     return tuple(rgb)
 
 
+def _warm(rgb: RGB) -> RGB:
+    """Another camera's white balance: slightly warmer."""
+    r, g, b = rgb
+    return (min(255, r + 8), g, max(0, b - 6))
+
+
 def _object_colours(name: str, rng: np.random.Generator,
                     tone: Callable[[RGB], RGB]) -> Dict[str, RGB]:
     """Colour per role for one object: ``main``, ``dark``, ``accent`` + fixed ones."""
@@ -324,6 +330,9 @@ _RGB_STYLES: Dict[str, _Style] = {
     'comic': _Style(_comic, _vivid, 0.06, 0.0, 0.0),
     'road': _Style(_road, _natural, 0.0, 0.5, 4.0),
     'kitchen': _Style(_kitchen, _natural, 0.0, 0.4, 3.0),
+    # benchmark v2's signs camera: the street scene of another camera, told apart from
+    # 'road' only by a warmer tone, a little more blur and grain
+    'road_b': _Style(_road, _warm, 0.0, 0.7, 5.0),
 }
 #: Names of the rendering styles; ``xray`` is grayscale and paints every
 #: object as a soft bright blob instead of a glyph.
@@ -359,8 +368,26 @@ def _render_xray(rng: np.random.Generator, size: Tuple[int, int],
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8), mode='L')
 
 
+def _draw_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, size: Tuple[int, int],
+                  count: int, tone: Callable[[RGB], RGB]) -> None:
+    """``count`` small distractor shapes (no class): ellipses, bars and triangles."""
+    w, h = size
+    short = min(w, h)
+    for _ in range(count):
+        kind = int(rng.integers(3))
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        a, b = rng.uniform(0.03, 0.12) * short, rng.uniform(0.03, 0.12) * short
+        colour = tone(tuple(int(c) for c in rng.integers(30, 230, 3)))
+        if kind == 0:
+            draw.ellipse((cx - a, cy - b, cx + a, cy + b), fill=colour)
+        elif kind == 1:
+            draw.rectangle((cx - a, cy - b / 3, cx + a, cy + b / 3), fill=colour)
+        else:
+            draw.polygon(((cx, cy - b), (cx + a, cy + b), (cx - a, cy + b)), fill=colour)
+
+
 def render_scene(style: str, size: Tuple[int, int], objects: Sequence[Tuple[str, Box]],
-                 rng: np.random.Generator) -> Image.Image:
+                 rng: np.random.Generator, clutter: int = 0) -> Image.Image:
     """Draw one image of a style with the given objects.
 
     Args:
@@ -368,6 +395,9 @@ def render_scene(style: str, size: Tuple[int, int], objects: Sequence[Tuple[str,
         size: ``(W, H)`` of the image.
         objects: ``(class name, box)`` pairs; later ones are drawn on top.
         rng: Source of all randomness (background, colours, mirroring).
+        clutter: distractor shapes drawn on the background before the
+            objects (RGB styles; 0, the default, draws none and takes no
+            random number: benchmark v1's images are unchanged).
 
     Returns:
         PIL.Image.Image: ``RGB`` image, or ``L`` for the grayscale ``xray`` style.
@@ -383,6 +413,8 @@ def render_scene(style: str, size: Tuple[int, int], objects: Sequence[Tuple[str,
     spec = _RGB_STYLES[style]
     img = spec.background(rng, size)
     draw = ImageDraw.Draw(img)
+    if clutter:
+        _draw_clutter(draw, rng, size, clutter, spec.tone)
     for name, (x0, y0, x1, y1) in objects:
         if name in _SIGNS:  # a pole from the sign down to the ground
             mid, ground = (x0 + x1) / 2.0, max(y1, int(rng.uniform(0.6, 0.95) * size[1]))

@@ -10,8 +10,9 @@ from mmengine.config import Config
 from PIL import Image, ImageDraw
 from pycocotools.coco import COCO
 
-from damex_mmdet.datasets.synthetic import (DEFAULT_BENCHMARK, MARKER_FILE,
-                                            generate_default_benchmark, sample_layout)
+from damex_mmdet.datasets.synthetic import (BENCHMARK_V2, DEFAULT_BENCHMARK, DEFAULT_ROOTS,
+                                            MARKER_FILE, generate_default_benchmark,
+                                            sample_layout, sample_scene)
 from damex_mmdet.datasets.synthetic_draw import GLYPHS, draw_glyph, render_scene
 from damex_mmdet.testing.scripts import load_script
 
@@ -257,3 +258,75 @@ def test_cli_writes_the_benchmark(tmp_path, capsys):
     assert meta['kitchen']['num_train'] == 1
     assert osp.isfile(tmp_path / 'xray' / 'annotations' / 'test.json')
     assert 'signs' in capsys.readouterr().out
+
+
+# --- benchmark v2 -------------------------------------------------------------------------
+
+def _content_digest(root):
+    """sha256 over the annotation files and the decoded pixels (not the PNG encoder's bytes)."""
+    sha = hashlib.sha256()
+    for folder, _, files in sorted(os.walk(root)):
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            if name.endswith('.json') and name != MARKER_FILE:
+                with open(path, 'rb') as f:
+                    sha.update(f.read())
+            elif name.endswith('.png'):
+                sha.update(np.asarray(Image.open(path)).tobytes())
+    return sha.hexdigest()
+
+
+def test_v1_stays_what_every_recorded_result_used(tmp_path):
+    """Pinned before benchmark v2 was written: v1's annotations and pixels, seed 0, scale 0.05."""
+    generate_default_benchmark(str(tmp_path), seed=0, scale=0.05, progress=False)
+    assert _content_digest(str(tmp_path)) == (
+        '2dfd337776ddaf981f0e00ec19bde3c476374b4a728d98579a1c4236828f3cc1')
+
+
+def _scenes(name, count=200):
+    spec = BENCHMARK_V2[name]
+    return [sample_scene(np.random.default_rng(i), spec) for i in range(count)], spec
+
+
+def test_v2_street_and_signs_show_each_others_objects_unannotated():
+    signs = {'warning', 'noturn', 'speedlimit', 'stop'}
+    users = {'pedestrian', 'cyclist', 'vehicle'}
+    for name, own, other in (('street', users, signs), ('signs', signs, users)):
+        scenes, spec = _scenes(name)
+        for drawn, annotated in scenes:
+            assert {spec['classes'][label] for label, _ in annotated} <= own
+            assert any(cls in other for cls, _ in drawn), name  # every image shows some
+            assert {box for _, box in annotated} <= {box for _, box in drawn}
+    assert BENCHMARK_V2['street']['style'] != BENCHMARK_V2['signs']['style']
+
+
+def test_v2_comic_annotates_only_large_persons_and_watercolor_all():
+    short = 128
+    for name, policy in (('comic', 0.3), ('watercolor', 0.0)):
+        scenes, spec = _scenes(name)
+        small_drawn = small_annotated = 0
+        for drawn, annotated in scenes:
+            for label, box in annotated:
+                if spec['classes'][label] == 'person':
+                    assert max(box[2] - box[0], box[3] - box[1]) >= policy * short
+            small_drawn += sum(cls == 'person' and max(b[2] - b[0], b[3] - b[1]) < 0.3 * short
+                               for cls, b in drawn)
+            small_annotated += sum(spec['classes'][label] == 'person' and
+                                   max(b[2] - b[0], b[3] - b[1]) < 0.3 * short
+                                   for label, b in annotated)
+        assert small_drawn > 20  # both draw small persons ...
+        assert small_annotated == (0 if name == 'comic' else small_drawn)  # ... one annotates
+
+
+def test_v2_is_its_own_version_and_folder(tmp_path):
+    meta = generate_default_benchmark(str(tmp_path), scale=0.02, progress=False, version=2)
+    assert list(meta) == list(BENCHMARK_V2)
+    with open(tmp_path / MARKER_FILE) as f:
+        assert json.load(f)['generator_version'] == 2
+    with open(tmp_path / 'street' / 'annotations' / 'train.json') as f:
+        assert json.load(f)['info']['version'] == '2'
+    with pytest.raises(ValueError, match="generator_version': 2"):
+        generate_default_benchmark(str(tmp_path), scale=0.02, progress=False, version=1)
+    with pytest.raises(ValueError, match=r'versions \[1, 2\]'):
+        generate_default_benchmark(str(tmp_path / 'x'), version=3)
+    assert DEFAULT_ROOTS[2] == 'data/damex_default_v2'
