@@ -36,8 +36,13 @@ def run_comparison(settings: ComparisonSettings, variants: Dict[str, Variant], s
     log(f'{len(plan.runs)} runs: {list(variants)} x seeds {list(seeds)}, {settings.jobs} at a '
         'time')
     for name, variant in variants.items():
-        cfg = plan.config(name, seeds[0])
         data = settings.data_root if variant.builtin_data else 'its own data'
+        if variant.adds:  # its config is written once the detector it joins is trained
+            iters = variant.addition.max_iters or "the trained config's"
+            log(f'- {name}: {variant.description}; {iters} iterations '
+                f'after {variant.starts_from}, then every dataset tested on its own label slice')
+            continue
+        cfg = plan.config(name, seeds[0])
         log(f'- {name}: {variant.description}; {cfg.train_cfg.max_iters} iterations of batch '
             f'{cfg.train_dataloader.batch_size} on {data}, then every dataset tested on its own '
             'label slice')

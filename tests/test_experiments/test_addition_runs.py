@@ -58,3 +58,16 @@ def test_an_addition_trains_on_the_grown_detector_and_tests_all_datasets(tmp_pat
         rows = hook['trainable_rows'].get(key, value.shape[0] if value.dim() else None)
         assert torch.equal(grown[key][:rows] if rows is not None else grown[key],
                            value[:rows] if rows is not None else value), key
+
+
+def test_the_tool_announces_an_addition_before_its_detector_exists(tmp_path, monkeypatch):
+    from damex_mmdet.experiments import run_comparison
+    monkeypatch.chdir(tmp_path)
+    generate_default_benchmark('data', scale=0.02, progress=False)
+    lines = []
+    settings = ComparisonSettings(work_dir='wd', data_root='data', report_only=True)
+    variants = {k: VARIANTS[k] for k in ('damex-no-kitchen', 'add-kitchen-frozen')}
+    with pytest.raises(RuntimeError, match='no finished run'):
+        run_comparison(settings, variants, [0], log=lines.append)
+    text = '\n'.join(lines)
+    assert '- add-kitchen-frozen: ' in text and '600 iterations after damex-no-kitchen' in text
