@@ -20,6 +20,8 @@ import argparse
 
 from mmengine.config import DictAction
 
+from damex_mmdet.datasets.synthetic import DEFAULT_ROOTS
+
 from damex_mmdet.experiments import (COMPARE, DEFAULT_DATA_ROOT, VARIANTS, ComparisonSettings,
                                      custom_variants, run_comparison)
 
@@ -42,9 +44,14 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel; torch threads are split between them')
     parser.add_argument('--work-dir', default='work_dirs/default_benchmark')
-    parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT,
+    parser.add_argument('--benchmark-version', type=int, choices=sorted(DEFAULT_ROOTS),
+                        default=1, help='built-in benchmark version (default 1, every recorded '
+                        'result; 2: unannotated co-occurring objects, two annotation policies, '
+                        'clutter)')
+    parser.add_argument('--data-root', default=None,
                         help='where the synthetic benchmark is for the named variants '
-                        '(generated if missing); your own variants keep their data roots')
+                        f'(generated if missing; default {DEFAULT_DATA_ROOT}, v2: '
+                        f'{DEFAULT_ROOTS[2]}); your own variants keep their data roots')
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the schedule length of every variant (iterations)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -71,7 +78,8 @@ def main(argv=None):
     chosen = list(dict.fromkeys(chosen + list(own) or ['damex']))
     variants = {name: own.get(name) or VARIANTS[name] for name in chosen}
     settings = ComparisonSettings(
-        work_dir=args.work_dir, data_root=args.data_root, max_iters=args.max_iters,
+        work_dir=args.work_dir, data_root=args.data_root or DEFAULT_ROOTS[args.benchmark_version],
+        benchmark_version=args.benchmark_version, max_iters=args.max_iters,
         cfg_options=args.cfg_options, checkpoint_interval=args.checkpoint_interval,
         jobs=args.jobs, report_only=args.report_only)
     try:

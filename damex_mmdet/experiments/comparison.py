@@ -10,7 +10,7 @@ import time
 from typing import Callable, Dict, List
 
 from .report import recorded_spread, report
-from .runs import (DEFAULT_DATA_ROOT, ComparisonSettings, RunPlan, execute, final_checkpoint,
+from .runs import (ComparisonSettings, RunPlan, execute, final_checkpoint,
                    run_dir)
 from .variants import Variant
 
@@ -26,17 +26,20 @@ def run_comparison(settings: ComparisonSettings, variants: Dict[str, Variant], s
         ValueError: a continuation variant without the variant it starts from.
         RuntimeError: no run finished (``report_only``) or a run failed.
     """
-    from damex_mmdet.datasets.synthetic import generate_default_benchmark
+    from damex_mmdet.datasets.synthetic import DEFAULT_ROOTS, generate_default_benchmark
 
     plan = RunPlan(settings, variants, seeds)
+    version = settings.benchmark_version
     if any(v.builtin_data for v in variants.values()) and (
-            settings.data_root == DEFAULT_DATA_ROOT or not osp.isdir(settings.data_root)):
-        generate_default_benchmark(settings.data_root)  # seconds; skipped when already there
+            settings.data_root == DEFAULT_ROOTS[version] or not osp.isdir(settings.data_root)):
+        # seconds; skipped when already there
+        generate_default_benchmark(settings.data_root, version=version)
     start = time.time()
     log(f'{len(plan.runs)} runs: {list(variants)} x seeds {list(seeds)}, {settings.jobs} at a '
         'time')
     for name, variant in variants.items():
-        data = settings.data_root if variant.builtin_data else 'its own data'
+        data = (f'benchmark v{version} ({settings.data_root})' if variant.builtin_data
+                else 'its own data')
         if variant.adds:  # its config is written once the detector it joins is trained
             iters = variant.addition.max_iters or "the trained config's"
             log(f'- {name}: {variant.description}; {iters} iterations '
@@ -51,7 +54,8 @@ def run_comparison(settings: ComparisonSettings, variants: Dict[str, Variant], s
     summaries = execute(plan, lambda msg: log(f'[benchmark] {msg}'))
     if not summaries:
         raise RuntimeError('no finished run to report.')
-    markdown = report(summaries, variants, baseline, settings.work_dir, target_diff)
+    markdown = report(summaries, variants, baseline, settings.work_dir, target_diff,
+                      settings.benchmark_version)
     log('\n' + markdown)
     for (name, seed), summary in summaries.items():
         directory = run_dir(settings.work_dir, name, seed)

@@ -27,7 +27,8 @@ def dataset_names(config: str) -> List[str]:
 
 
 def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
-           baseline: str, out_dir: str, target_diff: float = 2.0) -> str:
+           baseline: str, out_dir: str, target_diff: float = 2.0,
+           benchmark_version: int = 1) -> str:
     """Write ``results.{md,csv,json,png}`` to ``out_dir``; return the markdown.
 
     Args:
@@ -37,6 +38,7 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
             first variant when it did not run).
         out_dir (str): where the files go.
         target_diff (float): mean AP difference (x 100) the seed-planning table plans for.
+        benchmark_version (int): the built-in benchmark's version (recorded in results.json).
     """
     from damex_mmdet.analysis.plots import plot_comparison
     from damex_mmdet.evaluation.comparison import (comparison_table_rows, compare_variants,
@@ -104,7 +106,7 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
     with open(osp.join(out_dir, 'results.csv'), 'w') as f:
         f.write(format_csv_table(csv_rows))
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(baseline=baseline, seeds=seeds,
+        json.dump(dict(baseline=baseline, seeds=seeds, benchmark_version=benchmark_version,
                        variants={v: variants[v].description for v in results},
                        per_seed={v: {str(s): m for s, m in r.items()} for v, r in results.items()},
                        comparison=comparison, power=power_rows), f, indent=2)

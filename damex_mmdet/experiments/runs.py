@@ -40,6 +40,8 @@ class ComparisonSettings:
     work_dir: str = 'work_dirs/default_benchmark'
     # the built-in benchmark (built-in variants only; a user's variant keeps its data roots)
     data_root: str = DEFAULT_DATA_ROOT
+    # its version (damex_mmdet.datasets.synthetic.BENCHMARKS), generated there when missing
+    benchmark_version: int = 1
     # schedule length of every variant in iterations (None: the configs' own)
     max_iters: Optional[int] = None
     # config keys overridden in every variant, as tools/train.py --cfg-options

@@ -149,3 +149,15 @@ def test_own_data_variants_train_on_their_own_data(tmp_path):
     assert results['baseline'] == 'mine-dense' and sorted(results['per_seed']) == \
         ['mine-damex', 'mine-dense']
     assert 'its own data' in out
+
+
+def test_the_benchmark_version_picks_its_data_folder(monkeypatch):
+    from damex_mmdet.testing.scripts import load_script
+    tool = load_script(TOOL)
+    seen = []
+    monkeypatch.setattr(tool, 'run_comparison', lambda settings, *a, **k: seen.append(settings))
+    tool.main(['--variants', 'dense'])
+    tool.main(['--variants', 'dense', '--benchmark-version', '2'])
+    tool.main(['--variants', 'dense', '--benchmark-version', '2', '--data-root', 'mine'])
+    assert [(s.benchmark_version, s.data_root) for s in seen] == [
+        (1, 'data/damex_default'), (2, 'data/damex_default_v2'), (2, 'mine')]
