@@ -258,10 +258,17 @@ def _image_rng(seed: int, name: str, split: str, index: int) -> np.random.Genera
 
 def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed: int,
                  progress: Optional[ProgressBar], version: int = GENERATOR_VERSION) -> int:
-    """Render ``num`` images of one split and write its COCO json; returns the box count."""
+    """Render ``num`` images of one split and write its COCO json; returns the box count.
+
+    A v2 dataset that draws objects it does not annotate also gets
+    ``<split>_drawn.json``: every drawn object, its own classes first, then the
+    unannotated ones (evaluation of the conflicts only, never for training).
+    """
     os.makedirs(osp.join(root, name, 'images', split), exist_ok=True)
     width, height = spec['image_size']
-    images, annotations = [], []
+    images, annotations, every = [], [], []
+    extra = spec.get('unannotated', {}).get('classes', ())
+    every_classes = (*spec['classes'], *(c for c in extra if c not in spec['classes']))
     for index in range(num):
         rng = _image_rng(seed, name, split, index)
         drawn, objects = sample_scene(rng, spec)
@@ -275,6 +282,10 @@ def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed
             annotations.append(dict(
                 id=len(annotations) + 1, image_id=index + 1, category_id=label + 1,
                 bbox=[x0, y0, x1 - x0, y1 - y0], area=(x1 - x0) * (y1 - y0), iscrowd=0))
+        for cls, (x0, y0, x1, y1) in drawn:
+            every.append(dict(
+                id=len(every) + 1, image_id=index + 1, category_id=every_classes.index(cls) + 1,
+                bbox=[x0, y0, x1 - x0, y1 - y0], area=(x1 - x0) * (y1 - y0), iscrowd=0))
         if progress is not None:
             progress.update()
     coco = dict(
@@ -285,6 +296,13 @@ def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed
     os.makedirs(osp.join(root, name, 'annotations'), exist_ok=True)
     with open(osp.join(root, name, 'annotations', f'{split}.json'), 'w') as f:
         json.dump(coco, f, separators=(',', ':'))
+    if len(every) != len(annotations):
+        drawn_coco = dict(coco, annotations=every, categories=[
+            dict(id=i + 1, name=c) for i, c in enumerate(every_classes)])
+        drawn_coco['info'] = dict(coco['info'], description=coco['info']['description'] +
+                                  ', every drawn object (evaluation only)')
+        with open(osp.join(root, name, 'annotations', f'{split}_drawn.json'), 'w') as f:
+            json.dump(drawn_coco, f, separators=(',', ':'))
     return len(annotations)
 
 

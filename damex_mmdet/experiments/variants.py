@@ -26,6 +26,10 @@ _MOEPP = 'moepp/moepp-dino-tiny_r18_1xb4-600i_damex-default.py'
 _SIMILARITY_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[2], watercolor=[3], xray=[4])
 _ONE_EXPERT_MAP = dict(watercolor=[0], comic=[0], street=[0], signs=[0], kitchen=[0], xray=[0])
 _PER_DATASET_MAP = dict(comic=[0], kitchen=[1], signs=[2], street=[3], watercolor=[4], xray=[5])
+# DAMEX Table 5's random map, drawn once (docs/results/benchmark_v2/PLAN.md): each dataset
+# uniformly on one of 4 experts, numpy default_rng(33), redrawn until all 4 are used and
+# the map differs from the human prior up to relabelling (3rd draw)
+_RANDOM_MAP = dict(watercolor=[3], comic=[3], street=[3], signs=[2], kitchen=[1], xray=[0])
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,12 @@ VARIANTS: Dict[str, Variant] = {
                          'loss)', {'model.moe_cfg.router.ce_weight': 0.0}),
     'damex-ce1': Variant(_DAMEX, 'control: DAMEX CE weight 1.0',
                          {'model.moe_cfg.router.ce_weight': 1.0}),
+    'moe-dropless': Variant(_MOE, 'claim: vanilla MoE without token dropping (capacity factor '
+                            '0), to test whether its deficit is its dropping',
+                            {'model.moe_cfg.capacity_factor': 0.0}),
+    'damex-random-map': Variant(
+        _DAMEX, 'claim: DAMEX with a random map (4 experts, drawn once) instead of the human '
+        'prior (DAMEX Table 5)', {'model.moe_cfg.expert_map': _RANDOM_MAP}),
     'moe-bpr': Variant(_MOE, 'control: vanilla MoE with batch-prioritised dropping (released '
                        'DAMEX code)', {'model.moe_cfg.batch_prioritized': True}),
     # ablation: experts initialised independently instead of upcycled

@@ -330,3 +330,21 @@ def test_v2_is_its_own_version_and_folder(tmp_path):
     with pytest.raises(ValueError, match=r'versions \[1, 2\]'):
         generate_default_benchmark(str(tmp_path / 'x'), version=3)
     assert DEFAULT_ROOTS[2] == 'data/damex_default_v2'
+
+
+def test_v2_records_every_drawn_object_for_evaluating_the_conflicts(tmp_path):
+    generate_default_benchmark(str(tmp_path), scale=0.05, progress=False, version=2)
+    for name, extra in (('street', 'stop'), ('signs', 'vehicle'), ('comic', None)):
+        with open(tmp_path / name / 'annotations' / 'test.json') as f:
+            own = json.load(f)
+        with open(tmp_path / name / 'annotations' / 'test_drawn.json') as f:
+            every = json.load(f)
+        names = [c['name'] for c in every['categories']]
+        assert names[:len(own['categories'])] == [c['name'] for c in own['categories']]
+        if extra:
+            assert extra in names
+        assert len(every['annotations']) > len(own['annotations'])
+        boxes = {(a['image_id'], tuple(a['bbox'])) for a in every['annotations']}
+        assert {(a['image_id'], tuple(a['bbox'])) for a in own['annotations']} <= boxes
+    # datasets that annotate all they draw get no such file (v1: none at all)
+    assert not (tmp_path / 'kitchen' / 'annotations' / 'test_drawn.json').exists()
