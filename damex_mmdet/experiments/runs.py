@@ -127,14 +127,19 @@ def _addition_config(name: str, variant: Variant, seed: int,
     # not in the run's own folder: a restarted run clears the checkpoints there
     out = osp.join(settings.work_dir, variant.starts_from, f'seed{seed}_adds', name,
                    'addition.py')
-    add_dataset(osp.join(parent, 'run_config.py'), final_checkpoint(parent), variant.adds,
-                osp.join(settings.data_root, variant.adds), out,
-                dataclasses.replace(variant.addition, seed=seed), img_prefix='images/',
-                log=lambda line: print(f'[{name} seed {seed}] {line}'))
+    addition = add_dataset(osp.join(parent, 'run_config.py'), final_checkpoint(parent),
+                           variant.adds, osp.join(settings.data_root, variant.adds), out,
+                           dataclasses.replace(variant.addition, seed=seed),
+                           img_prefix='images/',
+                           log=lambda line: print(f'[{name} seed {seed}] {line}'))
     cfg = Config.fromfile(out)
     cfg.work_dir = run_dir(settings.work_dir, name, seed)
     cfg.randomness = dict(seed=seed)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    if variant.addition.mode == 'frozen':
+        # tested a second time with the new classes' scores at -inf (the second way the
+        # old datasets can move, docs/results/add_dataset/PLAN.md); metrics 'shut/...'
+        cfg.shut_new_classes_from = addition.trainable_rows['bbox_head.cls_branches.0.bias']
     return cfg
 
 
@@ -346,6 +351,12 @@ def run_one(config_file: str, threads: int = 0) -> dict:
                 metrics[f'router_acc/{layer}'] = values['mean']
         print_log(f'router accuracy at inference (top-1 == h(d)):\n{stats.to_markdown()}',
                   logger='current')
+    shut = cfg.get('shut_new_classes_from')
+    if shut is not None:  # last: the routing statistics above are of the detector as trained
+        from damex_mmdet.models.grow import shut_class_rows
+        shut_class_rows(runner.model.module if hasattr(runner.model, 'module') else
+                        runner.model, shut)
+        metrics.update({f'shut/{k}': float(v) for k, v in runner.test().items()})
     summary['wall_seconds'] = round(time.time() - start, 1)
     with open(osp.join(osp.dirname(config_file), 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)

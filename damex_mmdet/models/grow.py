@@ -25,7 +25,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['grow_state_dict', 'EXPERT_TENSOR']
+__all__ = ['grow_state_dict', 'shut_class_rows', 'EXPERT_TENSOR']
 
 # the experts' stacked tensors of an MoE layer (grouped experts: (E, ...))
 EXPERT_TENSOR = re.compile(r'(^|\.)experts\.(w1|b1|w2|b2)$')
@@ -85,3 +85,33 @@ def grow_state_dict(trained: Mapping[str, Tensor], grown: Mapping[str, Tensor],
         state[key] = value
         report['grown'].append(key)
     return state, report
+
+
+@torch.no_grad()
+def shut_class_rows(model: torch.nn.Module, first_row: int) -> int:
+    """Give classes ``first_row`` and up the score -inf in every classification branch.
+
+    What a grown detector predicts with the new classes out of the competition: DINO's
+    two-stage query selection (the encoder's branch) and its final top-k over every
+    class then see only the old classes. Measures the second way a dataset added in
+    frozen mode can move the old datasets' results.
+
+    Args:
+        model (nn.Module): a DETR-family detector (``bbox_head.cls_branches``).
+        first_row (int): the first class to shut.
+
+    Returns:
+        int: how many branches were changed.
+
+    Raises:
+        ValueError: no classification branch, or ``first_row`` out of range.
+    """
+    branches = getattr(getattr(model, 'bbox_head', None), 'cls_branches', None)
+    if not branches:
+        raise ValueError(f'{type(model).__name__} has no bbox_head.cls_branches to shut.')
+    for branch in branches:
+        if not 0 < first_row < branch.bias.shape[0]:
+            raise ValueError(f'first_row={first_row}: the branches have {branch.bias.shape[0]} '
+                             'classes; shut at least one and keep at least one.')
+        branch.bias[first_row:] = float('-inf')
+    return len(branches)

@@ -6,7 +6,7 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
-from damex_mmdet.models.grow import grow_state_dict
+from damex_mmdet.models.grow import grow_state_dict, shut_class_rows
 from damex_mmdet.testing.tiny_models import tiny_dino_cfg
 
 register_all_modules()
@@ -65,9 +65,7 @@ def test_grown_model_predicts_as_the_trained_one_with_the_new_rows_shut():
     trained, grown = _damex(4, 2, seed=0).eval(), _damex(6, 3, seed=1).eval()
     state, _ = grow_state_dict(trained.state_dict(), grown.state_dict(), copy_expert=0)
     grown.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        for branch in grown.bbox_head.cls_branches:
-            branch.bias[4:] = float('-inf')
+    assert shut_class_rows(grown, 4) == 4  # 3 decoder layers + the encoder's branch
     for layer in grown.moe_layers.values():
         gate_logits = layer.router.gate_logits
 
@@ -93,3 +91,11 @@ def test_grown_model_predicts_as_the_trained_one_with_the_new_rows_shut():
     with torch.no_grad():
         moved = opened.predict(image, [copy.deepcopy(sample)])[0].pred_instances
     assert not torch.equal(moved.scores, before.scores)
+
+
+def test_shut_class_rows_refuses_what_it_cannot_shut():
+    model = _damex(4, 2, seed=0)
+    with pytest.raises(ValueError, match='first_row=4: the branches have 4 classes'):
+        shut_class_rows(model, 4)
+    with pytest.raises(ValueError, match='has no bbox_head.cls_branches'):
+        shut_class_rows(torch.nn.Linear(2, 2), 1)
