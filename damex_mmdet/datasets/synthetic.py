@@ -168,26 +168,14 @@ def sample_layout(rng: np.random.Generator, spec: Mapping) -> List[Tuple[int, Tu
         boxes are integer pixels (``x1``/``y1`` exclusive) inside the image,
         ordered bottom-most last (drawn on top).
     """
-    width, height = spec['image_size']
-    short = min(width, height)
     wanted = int(rng.integers(1, spec['max_objects'] + 1))
     objects = []
     for _ in range(wanted):
         label = int(rng.integers(len(spec['classes'])))
-        glyph = GLYPHS[spec['classes'][label]]
-        aspect = glyph.aspect * np.exp(rng.uniform(-1, 1) * glyph.aspect_jitter)
-        longer = rng.uniform(*spec['size_range']) * short
-        w = int(round(min(longer, longer * aspect, width)))
-        h = int(round(min(longer, longer / aspect, height)))
-        w, h = max(w, 4), max(h, 4)
-        lo = int(np.clip(spec['centre_range'][0] * height - h / 2, 0, height - h))
-        hi = int(np.clip(spec['centre_range'][1] * height - h / 2, lo, height - h))
-        for _ in range(20):  # rejection sampling of a free spot
-            x0, y0 = int(rng.integers(0, width - w + 1)), int(rng.integers(lo, hi + 1))
-            box = (x0, y0, x0 + w, y0 + h)
-            if all(_overlap(box, other) <= 0.15 for _, other in objects):
-                objects.append((label, box))
-                break
+        box = _place(rng, spec, spec['classes'][label], spec['size_range'],
+                     spec['centre_range'], objects)
+        if box is not None:  # else dropped: no free spot in 20 tries
+            objects.append((label, box))
     return sorted(objects, key=lambda obj: obj[1][3])
 
 

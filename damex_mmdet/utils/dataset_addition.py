@@ -286,6 +286,22 @@ def _shots_file(folder: str, train_ann: str, shots: int, seed: int, out_dir: str
     return path
 
 
+def _start_expert(grown_cfg, checkpoint: str, name: str, mixture: TrainedMixture,
+                  expert_map: Optional[dict], options: AdditionOptions,
+                  out: str) -> Tuple[Optional[int], str]:
+    """The trained expert the new one copies (None: no new expert), and why."""
+    if expert_map is None:
+        return None, f'a dense detector: {name!r} gets its class rows, all values fine-tune'
+    if options.expert != 'new':
+        return None, (f'{name!r} shares expert(s) {expert_map[name]} with {options.expert!r}' +
+                      (' (frozen: it stays as trained; only the new class rows train)'
+                       if options.mode == 'frozen' else ''))
+    from damex_mmdet.analysis.expert_choice import choose_source_expert
+    choice = choose_source_expert(grown_cfg, checkpoint, name, mixture.expert_map,
+                                  options.images_per_dataset, options.seed, config_name=out)
+    return choice.expert, f'the new expert {mixture.num_experts} starts as ' + choice.reason
+
+
 def _build_grown_state(cfg, mixture: TrainedMixture, copy_expert: Optional[int], seed: int):
     import torch
     from mmdet.registry import MODELS
@@ -336,9 +352,8 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
     import torch
     from mmengine.config import Config
 
-    from damex_mmdet.utils.mixture_config import MixtureDataset
-
     from damex_mmdet.utils import register_all_modules
+    from damex_mmdet.utils.mixture_config import MixtureDataset
     register_all_modules()  # it builds datasets and a detector: mmdet's scope
     if options.mode not in ADDITION_MODES:
         raise ValueError(f'--mode {options.mode!r}: choose one of {ADDITION_MODES}.')
@@ -398,20 +413,8 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
     grown_cfg = Config.fromfile(out)
     _check_old_labels(grown_cfg, mixture, out)
     weights = _sampler_weights(grown_cfg, mixture, name, options)
-    copied = None
-    if expert_map is None:
-        reason = f'a dense detector: {name!r} gets its class rows, all values fine-tune'
-    elif options.expert == 'new':
-        from damex_mmdet.analysis.expert_choice import choose_source_expert
-        choice = choose_source_expert(grown_cfg, checkpoint, name, mixture.expert_map,
-                                      options.images_per_dataset, options.seed,
-                                      config_name=out)
-        copied = choice.expert
-        reason = f'the new expert {num_experts - 1} starts as ' + choice.reason
-    else:
-        reason = (f'{name!r} shares expert(s) {expert_map[name]} with {options.expert!r}' +
-                  (' (frozen: it stays as trained; only the new class rows train)'
-                   if options.mode == 'frozen' else ''))
+    copied, reason = _start_expert(grown_cfg, checkpoint, name, mixture, expert_map, options,
+                                   out)
     log(reason)
     state, report = _build_grown_state(grown_cfg, mixture, copied, options.seed)
     trainable = {key: int(mixture.state_dict[key].shape[0]) for key in report['grown']}

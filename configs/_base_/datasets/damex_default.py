@@ -3,8 +3,12 @@
 # config (e.g. mmdet::dino/...) and bind the loaders itself, e.g.
 #   train_dataloader = dict(_delete_=True, **_base_.damex_default_train_dataloader)
 
-# Synthetic multi-domain benchmark (damex_mmdet.datasets.synthetic): six small
-# COCO-format datasets that mimic the mixing situations of the DAMEX paper.
+# Synthetic multi-domain benchmark (damex_mmdet.datasets.synthetic), version 1:
+# six small COCO-format datasets that mimic the mixing situations of the DAMEX
+# paper. Every recorded result used v1. Version 2 (same datasets and classes, with
+# unannotated co-occurring objects, two annotation policies and clutter) lives in
+# data/damex_default_v2/: the comparison tool's --benchmark-version 2 points these
+# configs there.
 # Generate them first (a few seconds, no download), from the repository root:
 #     python tools/misc/generate_default_data.py
 # Layout: <damex_default_data_root>/<name>/annotations/{train,test}.json and
