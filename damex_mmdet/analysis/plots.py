@@ -18,7 +18,7 @@ from .routing_stats import RoutingStats
 
 __all__ = [
     'plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison',
-    'plot_loss_divergence'
+    'plot_loss_divergence', 'plot_addition'
 ]
 
 
@@ -237,4 +237,75 @@ def plot_loss_divergence(diffs: Mapping[str, Sequence[float]], baseline: str, ou
             label=f'bit-identical (drawn at {floor:g})')
     ax.legend(fontsize=8)
     ax.set_title(title or f'per-iteration loss difference to {baseline}', fontsize=10)
+    return _save(fig, out_png)
+
+
+def _shots(arm: str) -> Optional[int]:
+    """``add-L-frozen-10shot`` -> 10, an arm on all images -> None."""
+    last = arm.rsplit('-', 1)[-1]
+    return int(last[:-4]) if last.endswith('shot') and last[:-4].isdigit() else None
+
+
+def plot_addition(data: Mapping, out_png: str) -> str:
+    """Adding a dataset: what the old datasets lost, what the new one reached.
+
+    Left: per old dataset (and their mean), after minus before with its 95%
+    interval, one marker per arm. Right: the new dataset's AP against the
+    number of training images (shots; "all" at the right) for the frozen,
+    replay and dense fine-tuning paths, the joint reference as a line.
+
+    Args:
+        data (Mapping): ``data`` of
+            :func:`damex_mmdet.experiments.addition_report.addition_report`.
+        out_png (str): output file.
+
+    Returns:
+        str: ``out_png``.
+    """
+    arms, names = data['arms'], list(data['old_datasets'])
+    fig = Figure(figsize=(11.0, 4.0), layout='constrained')
+    left, right = fig.subplots(1, 2, width_ratios=[1.4, 1.0])
+    colors = matplotlib.colormaps['tab10']
+    width = 0.8 / max(len(arms), 1)
+    for a, (arm, entry) in enumerate(arms.items()):
+        diffs = [entry['old_per_dataset_difference'][n] for n in names]
+        diffs.append(entry['old_mean_difference'])
+        xs = np.arange(len(diffs)) + (a - (len(arms) - 1) / 2) * width
+        means = np.array([d['mean'] for d in diffs])
+        low = np.array([d['mean'] - d['ci_low'] if np.isfinite(d['ci_low']) else 0.0
+                        for d in diffs])
+        high = np.array([d['ci_high'] - d['mean'] if np.isfinite(d['ci_high']) else 0.0
+                         for d in diffs])
+        left.errorbar(xs, means, yerr=[low, high], fmt='o', capsize=2, color=colors(a % 10),
+                      label=arm, markersize=4)
+    left.axhline(0.0, color='black', linewidth=0.8)
+    left.set_xticks(range(len(names) + 1), labels=[*names, 'mean'], rotation=30, ha='right')
+    left.set_ylabel('AP x 100, after - before (95% interval)')
+    left.set_title(f"old datasets when {data['dataset']} is added", fontsize=10)
+    left.legend(fontsize=7)
+    paths = {'frozen': [], 'finetune-dense': [], 'replay': []}
+    for arm, entry in arms.items():
+        path = next((p for p in paths if f'-{p}' in arm), None)
+        if path is not None:
+            values = [v for v in entry['new_ap'].values() if np.isfinite(v)]
+            paths[path].append((_shots(arm), np.mean(values) if values else np.nan,
+                                np.std(values, ddof=1) if len(values) > 1 else 0.0))
+    counts = sorted({s for points in paths.values() for s, _, _ in points if s is not None})
+    position = {s: i for i, s in enumerate(counts)}
+    position[None] = len(counts)
+    for p, (path, points) in enumerate(paths.items()):
+        points = sorted(points, key=lambda t: position[t[0]])
+        if points:
+            right.errorbar([position[s] for s, _, _ in points], [m for _, m, _ in points],
+                           yerr=[e for _, _, e in points], fmt='o-', capsize=2,
+                           color=colors(p), label=path)
+    joint = [v for v in data.get('joint_ap', {}).values() if np.isfinite(v)]
+    if joint:
+        right.axhline(np.mean(joint), color='black', linestyle='--', linewidth=1,
+                      label='joint training (reference)')
+    right.set_xticks(range(len(counts) + 1), labels=[*map(str, counts), 'all'])
+    right.set_xlabel('training images of the new dataset')
+    right.set_ylabel(f"{data['dataset']} AP x 100 (mean ± std over seeds)")
+    right.set_title('the new dataset', fontsize=10)
+    right.legend(fontsize=7)
     return _save(fig, out_png)

@@ -335,7 +335,8 @@ def run_one(config_file: str, threads: int = 0) -> dict:
     runner.train()
     train_s = time.time() - start
     metrics = {k: float(v) for k, v in runner.test().items()}
-    summary = dict(train_seconds=round(train_s, 1), threads=torch.get_num_threads(),
+    summary = dict(train_seconds=round(train_s, 1), max_iters=cfg.train_cfg.get('max_iters'),
+                   threads=torch.get_num_threads(),
                    metrics=metrics, resumed_from=cfg.load_from if cfg.get('resume') else None)
     layers = getattr(runner.model, 'moe_layers', None)  # MoE detectors have the property
     if layers:

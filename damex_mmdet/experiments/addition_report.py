@@ -1,0 +1,176 @@
+"""What adding a dataset cost the old ones and gave the new one: the tables of its results page.
+
+Reads the runs of the add-a-dataset arms (``damex-no-L``, ``dense-no-L``,
+``add-L-...``, see :mod:`damex_mmdet.experiments.variants`) and, for the
+upper reference, DAMEX trained jointly on all datasets from scratch. Every
+comparison is paired by seed (mean, 95% Student-t interval):
+
+- **old datasets**: each old dataset's AP and their mean, after an addition
+  minus before it (the ``-no-L`` detector of the same seed);
+- **new dataset**: its AP in each arm, minus the joint reference's, and the
+  ratio of the means;
+- **doors** (frozen arms): the old datasets' mean AP with the new classes shut
+  minus as trained (``shut/...`` metrics), and the share of old-dataset tokens
+  whose top-1 expert is the new one (``routing/top1_share.csv``);
+- **compute**: iterations and training seconds per arm.
+
+AP values are COCO mAP x 100.
+"""
+import csv
+import json
+import math
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+__all__ = ['load_summaries', 'old_dataset_names', 'new_expert_share', 'addition_report']
+
+Summaries = Mapping[str, Mapping[int, dict]]  # variant -> seed -> summary
+
+
+def load_summaries(work_dir: str, variants: Sequence[str], seeds: Sequence[int]
+                   ) -> Dict[str, Dict[int, dict]]:
+    """``variant -> seed -> summary.json`` of the finished runs under ``work_dir``."""
+    out: Dict[str, Dict[int, dict]] = {}
+    for variant in variants:
+        for seed in seeds:
+            path = osp.join(work_dir, variant, f'seed{seed}', 'summary.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    out.setdefault(variant, {})[seed] = json.load(f)
+    return out
+
+
+def old_dataset_names(metrics: Mapping[str, float]) -> List[str]:
+    """Datasets with a ``<name>/bbox_mAP`` in a before-run's metrics (``mean`` excluded)."""
+    return [key.split('/')[0] for key in metrics
+            if key.endswith('/bbox_mAP') and key.count('/') == 1 and
+            not key.startswith('mean/')]
+
+
+def _mean_ap(metrics: Mapping[str, float], names: Sequence[str], prefix: str = '') -> float:
+    values = [metrics.get(f'{prefix}{name}/bbox_mAP', math.nan) for name in names]
+    return 100.0 * float(np.mean(values))
+
+
+def new_expert_share(routing_csv: str, old_names: Sequence[str]) -> float:
+    """Share of the old datasets' tokens whose top-1 is the last (new) expert.
+
+    Mean over the MoE layers and the old datasets of ``routing/top1_share.csv``.
+    """
+    with open(routing_csv, newline='') as f:
+        rows = list(csv.DictReader(f))
+    last = max(int(key[1:]) for key in rows[0] if key.startswith('e') and key[1:].isdigit())
+    shares = [float(row[f'e{last}']) for row in rows if row['dataset'] in old_names]
+    if not shares:
+        raise ValueError(f'{routing_csv}: no row of the old datasets {list(old_names)}.')
+    return float(np.mean(shares))
+
+
+def _pair(after: Mapping[int, float], before: Mapping[int, float]) -> dict:
+    from damex_mmdet.evaluation.comparison import paired_difference
+    return paired_difference(after, before)
+
+
+def _fmt(diff: dict) -> str:
+    if diff['n'] == 0:
+        return 'n/a'
+    if diff['n'] < 2:
+        return f"{diff['mean']:+.1f} (n=1)"
+    mark = '*' if diff['distinguishable'] else ''
+    return f"{diff['mean']:+.1f} [{diff['ci_low']:+.1f}, {diff['ci_high']:+.1f}]{mark}"
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return 'n/a'
+    std = f' ± {np.std(values, ddof=1):.1f}' if len(values) > 1 else ''
+    return f'{np.mean(values):.1f}{std}'
+
+
+def addition_report(summaries: Summaries, dataset: str,
+                    joint: Optional[Mapping[int, dict]] = None,
+                    run_dirs: Optional[Mapping[str, Mapping[int, str]]] = None) -> dict:
+    """The tables of adding ``dataset`` (see the module docstring).
+
+    Args:
+        summaries: ``variant -> seed -> summary`` of the arms of ``dataset``.
+        dataset (str): the added dataset L.
+        joint: ``seed -> summary`` of DAMEX trained on all datasets from scratch.
+        run_dirs: ``variant -> seed -> run folder`` (for the routing shares).
+
+    Returns:
+        dict: ``markdown`` (str) and ``data`` (the figures, JSON-ready).
+    """
+    from damex_mmdet.evaluation.results_table import format_markdown_table
+    arms = sorted(v for v in summaries if v.startswith(f'add-{dataset}-'))
+    before_of = {arm: f'dense-no-{dataset}' if '-finetune-dense' in arm else
+                 f'damex-no-{dataset}' for arm in arms}
+    reference = summaries.get(f'damex-no-{dataset}') or summaries.get(f'dense-no-{dataset}')
+    if not reference:
+        raise ValueError(f'no finished damex-no-{dataset} / dense-no-{dataset} run: nothing to '
+                         'compare the additions to.')
+    names = old_dataset_names(next(iter(reference.values()))['metrics'])
+    data: Dict[str, dict] = {}
+    old_rows = [['arm', 'compared to', 'old mean AP before', 'after', 'after - before',
+                 *(f'{n}: after - before' for n in names)]]
+    new_rows = [['arm', f'{dataset} AP', 'minus joint', 'ratio to joint', 'iterations',
+                 'train s']]
+    door_rows = [['arm', 'old mean AP, new classes shut - as trained',
+                  'old tokens on the new expert']]
+    joint_ap = {s: 100.0 * m['metrics'].get(f'{dataset}/bbox_mAP', math.nan)
+                for s, m in (joint or {}).items()}
+    for arm in arms:
+        after, before = summaries[arm], summaries.get(before_of[arm], {})
+        mean_after = {s: _mean_ap(m['metrics'], names) for s, m in after.items()}
+        mean_before = {s: _mean_ap(m['metrics'], names) for s, m in before.items()}
+        per_dataset = {n: _pair({s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in after.items()},
+                                {s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in before.items()})
+                       for n in names}
+        new_ap = {s: 100.0 * m['metrics'].get(f'{dataset}/bbox_mAP', math.nan)
+                  for s, m in after.items()}
+        entry = dict(before=before_of[arm], seeds=sorted(after),
+                     old_mean_before=mean_before, old_mean_after=mean_after,
+                     old_mean_difference=_pair(mean_after, mean_before),
+                     old_per_dataset_difference=per_dataset, new_ap=new_ap,
+                     new_minus_joint=_pair(new_ap, joint_ap) if joint_ap else None,
+                     train_seconds={s: m.get('train_seconds') for s, m in after.items()})
+        old_rows.append([arm, before_of[arm], _mean_std(list(mean_before.values())),
+                         _mean_std(list(mean_after.values())),
+                         _fmt(entry['old_mean_difference']),
+                         *(_fmt(per_dataset[n]) for n in names)])
+        ratio = (np.mean([new_ap[s] for s in new_ap if s in joint_ap]) /
+                 np.mean([joint_ap[s] for s in new_ap if s in joint_ap])
+                 if joint_ap and set(new_ap) & set(joint_ap) else math.nan)
+        entry['new_ratio_to_joint'] = float(ratio)
+        iterations = {m.get('max_iters') for m in after.values()} - {None}
+        new_rows.append([arm, _mean_std(list(new_ap.values())),
+                         _fmt(entry['new_minus_joint']) if joint_ap else 'n/a',
+                         f'{ratio:.2f}' if math.isfinite(ratio) else 'n/a',
+                         ', '.join(map(str, sorted(iterations))) or 'n/a',
+                         _mean_std([v for v in entry['train_seconds'].values() if v])])
+        if any(f'shut/{names[0]}/bbox_mAP' in m['metrics'] for m in after.values()):
+            shut = {s: _mean_ap(m['metrics'], names, 'shut/') for s, m in after.items()}
+            entry['shut_minus_trained'] = _pair(shut, mean_after)
+            shares = {}
+            for seed in after:
+                path = osp.join((run_dirs or {}).get(arm, {}).get(seed, ''), 'routing',
+                                'top1_share.csv')
+                if osp.exists(path):
+                    shares[seed] = 100.0 * new_expert_share(path, names)
+            entry['old_tokens_on_new_expert'] = shares
+            door_rows.append([arm, _fmt(entry['shut_minus_trained']),
+                              _mean_std(list(shares.values())) + ' %' if shares else 'n/a'])
+        data[arm] = entry
+    lines = [f'Adding `{dataset}`: AP x 100, paired by seed, mean [95% t interval] (`*`: '
+             'excludes 0).', '', '**Old datasets**, after minus before:', '',
+             format_markdown_table(old_rows), '', f'**The new dataset** (`{dataset}`), against '
+             'DAMEX trained jointly on all datasets from scratch:', '',
+             format_markdown_table(new_rows), '']
+    if len(door_rows) > 1:
+        lines += ['**Where the old datasets can move** (frozen arms):', '',
+                  format_markdown_table(door_rows), '']
+    return dict(markdown='\n'.join(lines), data=dict(dataset=dataset, old_datasets=names,
+                                                     joint_ap=joint_ap, arms=data))

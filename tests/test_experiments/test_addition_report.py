@@ -1,0 +1,108 @@
+"""The add-a-dataset tables: paired by seed, old datasets' mean, the joint reference, doors."""
+import pytest
+
+from damex_mmdet.experiments.addition_report import (addition_report, new_expert_share,
+                                                     old_dataset_names)
+
+OLD = ('comic', 'xray')
+
+
+def _summary(aps, seconds=10.0, iters=600, shut=None):
+    metrics = {f'{n}/bbox_mAP': v for n, v in aps.items()}
+    metrics['mean/bbox_mAP'] = sum(aps.values()) / len(aps)
+    for n, v in (shut or {}).items():
+        metrics[f'shut/{n}/bbox_mAP'] = v
+    return dict(metrics=metrics, train_seconds=seconds, max_iters=iters)
+
+
+def _routing(tmp_path, seed, share):
+    path = tmp_path / f'seed{seed}' / 'routing'
+    path.mkdir(parents=True)
+    rows = ['layer,dataset,tokens,e0,e1,e2']
+    for layer in ('decoder.layers.0.ffn', 'decoder.layers.2.ffn'):
+        rows += [f'{layer},comic,100,{1 - share:.4f},0.0,{share:.4f}',
+                 f'{layer},xray,100,0.0,{1 - share:.4f},{share:.4f}',
+                 f'{layer},kitchen,100,0.0,0.1,0.9']
+    (path / 'top1_share.csv').write_text('\n'.join(rows) + '\n')
+    return str(tmp_path / f'seed{seed}')
+
+
+def test_old_and_new_datasets_are_paired_by_seed(tmp_path):
+    before = {s: _summary({'comic': 0.50 + s / 100, 'xray': 0.70}) for s in range(3)}
+    # the frozen addition: comic -1 AP, xray unchanged; kitchen new; shut: both +0.5 AP
+    after = {s: _summary({'comic': 0.49 + s / 100, 'xray': 0.70, 'kitchen': 0.30 + s / 100},
+                         shut={'comic': 0.495 + s / 100, 'xray': 0.705, 'kitchen': 0.0})
+             for s in range(3)}
+    joint = {s: _summary({'comic': 0.5, 'xray': 0.7, 'kitchen': 0.40 + s / 100})
+             for s in range(3)}
+    dirs = {'add-kitchen-frozen': {s: _routing(tmp_path, s, 0.02 * (s + 1)) for s in range(3)}}
+    out = addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': after}, 'kitchen',
+                          joint, dirs)
+    arm = out['data']['arms']['add-kitchen-frozen']
+    assert out['data']['old_datasets'] == ['comic', 'xray']
+    assert arm['old_mean_difference']['mean'] == pytest.approx(-0.5)  # (-1 + 0) / 2
+    assert arm['old_per_dataset_difference']['comic']['mean'] == pytest.approx(-1.0)
+    assert arm['old_per_dataset_difference']['xray']['mean'] == pytest.approx(0.0)
+    assert arm['new_minus_joint']['mean'] == pytest.approx(-10.0)
+    assert arm['new_ratio_to_joint'] == pytest.approx(31 / 41)
+    assert arm['shut_minus_trained']['mean'] == pytest.approx(0.5)
+    assert arm['old_tokens_on_new_expert'] == pytest.approx({0: 2.0, 1: 4.0, 2: 6.0})
+    md = out['markdown']
+    assert '| add-kitchen-frozen | damex-no-kitchen |' in md
+    assert 'Where the old datasets can move' in md
+
+
+def test_a_dense_finetune_arm_is_compared_to_the_dense_detector():
+    dense = {0: _summary({'comic': 0.6, 'xray': 0.8}), 1: _summary({'comic': 0.6, 'xray': 0.8})}
+    tuned = {0: _summary({'comic': 0.3, 'xray': 0.8, 'kitchen': 0.2}),
+             1: _summary({'comic': 0.4, 'xray': 0.8, 'kitchen': 0.2})}
+    out = addition_report({'dense-no-kitchen': dense, 'add-kitchen-finetune-dense': tuned},
+                          'kitchen')
+    arm = out['data']['arms']['add-kitchen-finetune-dense']
+    assert arm['before'] == 'dense-no-kitchen'
+    assert arm['old_mean_difference']['mean'] == pytest.approx(-12.5)
+    assert arm['new_minus_joint'] is None and 'shut_minus_trained' not in arm
+
+
+def test_helpers_and_refusals(tmp_path):
+    assert old_dataset_names({'comic/bbox_mAP': 1, 'comic/bbox_mAP_50': 1, 'mean/bbox_mAP': 1,
+                              'shut/comic/bbox_mAP': 1, 'router_acc/x': 1}) == ['comic']
+    run = _routing(tmp_path, 0, 0.25)
+    assert new_expert_share(f'{run}/routing/top1_share.csv', OLD) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match='no row of the old datasets'):
+        new_expert_share(f'{run}/routing/top1_share.csv', ['nope'])
+    with pytest.raises(ValueError, match='no finished damex-no-kitchen'):
+        addition_report({'add-kitchen-frozen': {}}, 'kitchen')
+
+
+def test_the_tool_writes_tables_and_figure(tmp_path):
+    import json
+    import os.path as osp
+
+    from damex_mmdet.testing.scripts import load_script
+    tool = load_script(osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis',
+                                'addition_report.py'))
+    runs = {'damex-no-kitchen': {'comic': 0.5, 'xray': 0.7},
+            'dense-no-kitchen': {'comic': 0.5, 'xray': 0.7},
+            'add-kitchen-frozen': {'comic': 0.5, 'xray': 0.7, 'kitchen': 0.3},
+            'add-kitchen-frozen-10shot': {'comic': 0.5, 'xray': 0.7, 'kitchen': 0.1},
+            'add-kitchen-finetune-dense': {'comic': 0.2, 'xray': 0.3, 'kitchen': 0.35},
+            'joint': {'comic': 0.5, 'xray': 0.7, 'kitchen': 0.4}}
+    for name, aps in runs.items():
+        for seed in (0, 1):
+            folder = tmp_path / 'wd' / name / f'seed{seed}'
+            folder.mkdir(parents=True)
+            shifted = {n: v + seed / 100 for n, v in aps.items()}
+            (folder / 'summary.json').write_text(json.dumps(_summary(shifted)))
+    out = tmp_path / 'out'
+    tool.main(['--work-dir', str(tmp_path / 'wd'), '--dataset', 'kitchen', '--joint-dir',
+               str(tmp_path / 'wd' / 'joint'), '--seeds', '0', '1', '--out-dir', str(out)])
+    data = json.loads((out / 'results.json').read_text())
+    assert sorted(data['arms']) == ['add-kitchen-finetune-dense', 'add-kitchen-frozen',
+                                    'add-kitchen-frozen-10shot']
+    assert data['arms']['add-kitchen-finetune-dense']['old_mean_difference']['mean'] == \
+        pytest.approx(-35.0)
+    assert (out / 'results.png').stat().st_size > 10000
+    import re
+    assert re.search(r'\| add-kitchen-frozen-10shot +\| 10\.5 ± 0\.7 \| -30\.0',
+                     (out / 'results.md').read_text())

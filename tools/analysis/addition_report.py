@@ -1,0 +1,58 @@
+"""Tables and figure of adding a dataset (docs/results/add_dataset/PLAN.md).
+
+    python tools/analysis/addition_report.py --work-dir work_dirs/add_dataset --dataset kitchen \\
+        --joint-dir work_dirs/map_fit/damex --seeds 0 1 2 --out-dir docs/results/add_dataset/kitchen
+
+Reads the finished runs of the arms of ``--dataset`` (``damex-no-L``,
+``dense-no-L``, ``add-L-...``) and of the joint reference, and writes
+``results.md``, ``results.json`` and ``results.png`` to ``--out-dir``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from damex_mmdet.analysis.plots import plot_addition
+from damex_mmdet.experiments.addition_report import addition_report, load_summaries
+from damex_mmdet.experiments.variants import VARIANTS
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--work-dir', required=True, help="the comparison tool's --work-dir")
+    parser.add_argument('--dataset', required=True, help='the added dataset')
+    parser.add_argument('--joint-dir', default=None,
+                        help='folder of the joint reference runs (<dir>/seed<s>/summary.json)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--out-dir', required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    arms = [name for name in VARIANTS if name.endswith(f'-no-{args.dataset}') or
+            name.startswith(f'add-{args.dataset}-')]
+    summaries = load_summaries(args.work_dir, arms, args.seeds)
+    joint = None
+    if args.joint_dir:
+        joint = load_summaries(osp.dirname(args.joint_dir), [osp.basename(args.joint_dir)],
+                               args.seeds).get(osp.basename(args.joint_dir))
+    dirs = {arm: {s: osp.join(args.work_dir, arm, f'seed{s}') for s in args.seeds}
+            for arm in arms}
+    try:
+        out = addition_report(summaries, args.dataset, joint, dirs)
+    except ValueError as err:
+        raise SystemExit(f'addition_report.py: {err}') from None
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'results.md'), 'w') as f:
+        f.write(out['markdown'])
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(out['data'], f, indent=2)
+    plot_addition(out['data'], osp.join(args.out_dir, 'results.png'))
+    print(out['markdown'])
+    print(f'written to {args.out_dir}/results.{{md,json,png}}')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
