@@ -53,6 +53,7 @@ from .synthetic_draw import GLYPHS, render_scene
 
 __all__ = [
     'DEFAULT_BENCHMARK', 'BENCHMARK_V2', 'BENCHMARKS', 'DEFAULT_ROOT', 'DEFAULT_ROOTS',
+    'V2_DRAWN_EVALS',
     'GENERATOR_VERSION', 'MARKER_FILE', 'default_benchmark_root', 'generate_default_benchmark',
     'sample_layout', 'sample_scene'
 ]
@@ -140,6 +141,10 @@ BENCHMARK_V2: Mapping[str, Mapping] = MappingProxyType({
 })
 #: version -> benchmark
 BENCHMARKS = MappingProxyType({1: DEFAULT_BENCHMARK, 2: BENCHMARK_V2})
+#: v2's conflicts, scored against every drawn object (``MultiDatasetCocoMetric(drawn_evals=)``):
+#: images dataset -> the datasets whose classes are looked for in them
+V2_DRAWN_EVALS = MappingProxyType({'street': ('signs', ), 'signs': ('street', ),
+                                   'comic': ('comic', )})
 
 
 def default_benchmark_root() -> str:

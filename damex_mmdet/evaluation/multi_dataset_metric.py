@@ -21,6 +21,14 @@ Ground truth, per dataset:
 A dataset without any ground-truth box among its evaluated images has no AP:
 a warning is logged, its keys are left out and it does not enter the mean
 (its table column shows ``n/a``).
+
+``drawn_evals`` scores what a dataset's annotations leave out. Benchmark v2
+records every drawn object of such a dataset in ``<split>_drawn.json`` next
+to its annotation file. ``drawn_evals=dict(street=['signs'])`` also scores
+the predictions of ``signs``' classes on ``street``'s images against that
+record: does the detector find the signs that ``street`` never annotates?
+Keys ``drawn/<images>/<classes>/bbox_mAP`` (and ``_50``); they do not enter
+the mean.
 """
 import contextlib
 import io
@@ -71,6 +79,9 @@ class MultiDatasetCocoMetric(BaseMetric):
             (no prefix: keys read ``kitti/bbox_mAP``).
         backend_args (dict, optional): File backend arguments for reading the
             annotation files.
+        drawn_evals (dict, optional): ``images dataset -> [classes dataset,
+            ...]`` scored against the images dataset's ``<split>_drawn.json``
+            (see the module docstring). Defaults to None.
     """
 
     # Empty, not None: keys stay ``<name>/bbox_mAP`` and BaseMetric does not
@@ -82,7 +93,8 @@ class MultiDatasetCocoMetric(BaseMetric):
                  table_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 drawn_evals: Optional[Dict[str, Sequence[str]]] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         metrics = [metric] if isinstance(metric, str) else list(metric)
         if metrics != ['bbox']:
@@ -90,6 +102,7 @@ class MultiDatasetCocoMetric(BaseMetric):
                              f"use metric='bbox' (got {metric!r}).")
         self.table_dir = table_dir
         self.backend_args = backend_args
+        self.drawn_evals = {str(k): [str(c) for c in v] for k, v in (drawn_evals or {}).items()}
         self._coco_gts: Dict[str, COCO] = {}
 
     def _meta(self) -> dict:
@@ -201,11 +214,44 @@ class MultiDatasetCocoMetric(BaseMetric):
                           results: List[dict]) -> Optional[List[float]]:
         """AP, AP50 and AP75 of one dataset; None when it has no ground truth."""
         coco_gt, cat_ids = self._ground_truth(name, results)
+        return self._evaluate(coco_gt, cat_ids, self._meta()['dataset_label_maps'][name],
+                              results, repr(name))
+
+    def _evaluate_drawn(self, images: str, classes: str,
+                        results: List[dict]) -> Optional[List[float]]:
+        """AP of ``classes``' labels on ``images``' images against every drawn object."""
+        meta = self._meta()
+        for name in (images, classes):
+            if name not in meta['dataset_names']:
+                raise ValueError(f'MultiDatasetCocoMetric: drawn_evals names {name!r}, which '
+                                 f'is not in the evaluated mixture {meta["dataset_names"]}.')
+        ann_file = self._json_ann_file(images)
+        drawn = ann_file[:-len('.json')] + '_drawn.json' if ann_file else None
+        if drawn is None or not osp.exists(drawn):
+            raise ValueError(f'MultiDatasetCocoMetric: drawn_evals[{images!r}] needs {drawn}, '
+                             'the record of every drawn object (benchmark v2 writes it for a '
+                             'dataset that leaves objects unannotated).')
+        key = f'drawn:{images}'
+        if key not in self._coco_gts:
+            self._coco_gts[key], _ = _quiet(COCO, drawn)
+        coco = self._coco_gts[key]
+        ids_by_name = {cat['name']: cat['id'] for cat in coco.dataset['categories']}
+        wanted = meta['dataset_classes'][classes]
+        missing = [cls for cls in wanted if cls not in ids_by_name]
+        if missing:
+            raise ValueError(f'MultiDatasetCocoMetric: classes {missing} of {classes!r} are '
+                             f'not categories of {drawn}.')
+        return self._evaluate(coco, [ids_by_name[c] for c in wanted],
+                              meta['dataset_label_maps'][classes], results,
+                              f'{classes!r} on the drawn objects of {images!r}')
+
+    def _evaluate(self, coco_gt, cat_ids: List[int], label_map: Sequence[int],
+                  results: List[dict], what: str) -> Optional[List[float]]:
+        """COCO AP, AP50, AP75 of the predictions whose labels are in ``label_map``."""
         img_ids = [result['img_id'] for result in results]
         if not coco_gt.getAnnIds(imgIds=img_ids, catIds=cat_ids,
                                  iscrowd=False):
             return None
-        label_map = self._meta()['dataset_label_maps'][name]
         cat_of = dict(zip(label_map, cat_ids))
         detections = []
         for result in results:
@@ -228,7 +274,7 @@ class MultiDatasetCocoMetric(BaseMetric):
         _quiet(evaluator.accumulate)
         _, summary = _quiet(evaluator.summarize)
         MMLogger.get_current_instance().info(
-            f'COCO box evaluation of {name!r}:\n{summary}')
+            f'COCO box evaluation of {what}:\n{summary}')
         return [float(v) for v in evaluator.stats[:len(METRIC_ROWS)]]
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -266,6 +312,12 @@ class MultiDatasetCocoMetric(BaseMetric):
             for (key, _), value in zip(METRIC_ROWS, np.mean(scored, axis=0)):
                 metrics[f'mean/{key}'] = round(float(value), 4)
         self._report(metrics, [*names, 'mean'])
+        for images, class_sets in self.drawn_evals.items():
+            for classes in class_sets:
+                values = self._evaluate_drawn(images, classes,
+                                              list(grouped.get(images, {}).values()))
+                for (key, _), value in zip(METRIC_ROWS, values or []):
+                    metrics[f'drawn/{images}/{classes}/{key}'] = round(value, 4)
         return dict(metrics)
 
     def _report(self, metrics: Dict[str, float], columns: List[str]) -> None:

@@ -108,6 +108,9 @@ def build_config(name: str, variant: Variant, seed: int,
     cfg.load_from = None
     if variant.builtin_data:
         set_data_root(cfg, settings.data_root)
+        if settings.benchmark_version == 2:  # also score what v2's datasets leave unannotated
+            from damex_mmdet.datasets.synthetic import V2_DRAWN_EVALS
+            cfg.test_evaluator.drawn_evals = {k: list(v) for k, v in V2_DRAWN_EVALS.items()}
     if variant.leave_out:
         leave_dataset_out(cfg, variant.leave_out)
     # evaluate once, with runner.test() after training

@@ -223,3 +223,56 @@ def test_stock_test_loop_writes_table_to_log_dir(fixtures, tmp_path):
     assert metrics['mean/bbox_mAP'] == 1.0
     assert osp.isfile(osp.join(runner.log_dir, 'per_dataset_ap.md'))
     assert osp.isfile(osp.join(runner.log_dir, 'per_dataset_ap.csv'))
+
+
+def test_drawn_evals_score_what_a_dataset_leaves_unannotated(tmp_path):
+    """Benchmark v2: the signs drawn in street images, found by signs' classes, score 1.0."""
+    import json
+
+    from damex_mmdet.datasets.synthetic import generate_default_benchmark
+    generate_default_benchmark(str(tmp_path), scale=0.05, progress=False, version=2)
+    classes = dict(street=('pedestrian', 'cyclist', 'vehicle'),
+                   signs=('warning', 'noturn', 'speedlimit', 'stop'),
+                   kitchen=('bottle', 'can', 'box'))
+    dataset = DATASETS.build(dict(type='MultiDataset', test_mode=True, datasets={
+        name: dict(type='CocoDataset', data_root=str(tmp_path / name) + '/',
+                   ann_file='annotations/test.json', data_prefix=dict(img='images/'),
+                   metainfo=dict(classes=cls), test_mode=True)
+        for name, cls in classes.items()}))
+    meta = dataset.metainfo
+    with open(tmp_path / 'street' / 'annotations' / 'test_drawn.json') as f:
+        drawn = json.load(f)
+    names = {c['id']: c['name'] for c in drawn['categories']}
+    signs_label = dict(zip(classes['signs'], meta['dataset_label_maps']['signs']))
+
+    def samples(with_signs):
+        out = []
+        for idx in range(len(dataset)):
+            info = dataset.get_data_info(idx)
+            boxes = [i['bbox'] for i in info['instances']]
+            labels = [i['bbox_label'] for i in info['instances']]
+            if with_signs and info['dataset_name'] == 'street':
+                for ann in drawn['annotations']:
+                    if ann['image_id'] == info['img_id'] and names[ann['category_id']] in \
+                            signs_label:
+                        x, y, w, h = ann['bbox']
+                        boxes.append([x, y, x + w, y + h])
+                        labels.append(signs_label[names[ann['category_id']]])
+            out.append(dict(dataset_name=info['dataset_name'], img_id=info['img_id'],
+                            ori_shape=(info['height'], info['width']), pred_instances=dict(
+                                bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                                labels=torch.tensor(labels, dtype=torch.long),
+                                scores=torch.ones(len(labels)))))
+        return out
+
+    evals = dict(street=['signs'])
+    found = _evaluate(dataset, samples(True), drawn_evals=evals, table_dir=str(tmp_path))
+    missed = _evaluate(dataset, samples(False), drawn_evals=evals, table_dir=str(tmp_path))
+    assert found['drawn/street/signs/bbox_mAP'] == pytest.approx(1.0)
+    assert missed['drawn/street/signs/bbox_mAP'] == 0.0
+    # the own slices score as usual, and the drawn keys stay out of the mean
+    assert found['street/bbox_mAP'] == pytest.approx(1.0)
+    assert found['mean/bbox_mAP'] == missed['mean/bbox_mAP']
+    with pytest.raises(ValueError, match=r'kitchen.*test_drawn.json, the record of every'):
+        _evaluate(dataset, samples(False), drawn_evals=dict(kitchen=['signs']),
+                  table_dir=str(tmp_path))

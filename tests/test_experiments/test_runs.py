@@ -49,3 +49,13 @@ def test_only_named_variants_are_pointed_at_the_benchmark_data(tmp_path):
     # everything else a comparison fixes applies to both
     for c in (cfg, named):
         assert c.randomness.seed == 3 and c.train_cfg.max_iters == 10 and c.val_cfg is None
+
+
+def test_benchmark_v2_runs_also_score_the_unannotated_objects():
+    from damex_mmdet.datasets.synthetic import V2_DRAWN_EVALS
+    v1 = build_config('damex', VARIANTS['damex'], 0, ComparisonSettings())
+    v2 = build_config('damex', VARIANTS['damex'], 0, ComparisonSettings(
+        data_root='data/damex_default_v2', benchmark_version=2))
+    assert 'drawn_evals' not in v1.test_evaluator
+    assert v2.test_evaluator.drawn_evals == {k: list(v) for k, v in V2_DRAWN_EVALS.items()}
+    assert v2.test_dataloader.dataset.datasets.signs.data_root == 'data/damex_default_v2/signs/'
