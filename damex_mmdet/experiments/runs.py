@@ -5,7 +5,8 @@ its own (``python -m damex_mmdet.experiments.runs RUN_CONFIG THREADS``), so
 runs can go in parallel and a crash stays in its run. A run whose
 ``summary.json`` carries the fingerprint of its config is not trained again;
 an interrupted one continues from its last checkpoint and ends bit for bit
-where an uninterrupted run would.
+where an uninterrupted run would. A run of another config found in a run's
+folder is moved to ``superseded/<its fingerprint>/`` there, never deleted.
 """
 import dataclasses
 import hashlib
@@ -189,11 +190,23 @@ def _read_text(path: str) -> Optional[str]:
         return f.read()
 
 
-def _clear_run_dir(directory: str) -> None:
-    """Remove the checkpoints and summary of another config's run in ``directory``."""
-    for name in os.listdir(directory):
-        if name in ('summary.json', 'last_checkpoint', 'fingerprint') or name.endswith('.pth'):
-            os.remove(osp.join(directory, name))
+def _set_aside(directory: str, log: Callable[[str], None]) -> None:
+    """Move another config's run out of ``directory`` into ``superseded/<its fingerprint>/``.
+
+    Its checkpoints, summary and logs are kept, not deleted: a run whose config
+    changed (a new option, another code version's config text) is trained
+    afresh, and what the earlier one measured stays readable.
+    """
+    old_key = _read_text(osp.join(directory, 'fingerprint')) or 'unknown'
+    names = [n for n in os.listdir(directory) if n != 'superseded']
+    if not names:
+        return
+    target = osp.join(directory, 'superseded', old_key.strip())
+    os.makedirs(target, exist_ok=True)
+    for name in names:
+        os.replace(osp.join(directory, name), osp.join(target, name))
+    log(f'{directory}: its config changed since the run there (fingerprint {old_key.strip()}); '
+        f'that run is kept in {target}, this one starts afresh')
 
 
 def _load_summary(directory: str, expected: str) -> Optional[dict]:
@@ -285,7 +298,7 @@ def _train(cfg, key, directory, threads, jobs, config_lock, log, run,
     os.makedirs(directory, exist_ok=True)
     started = osp.join(directory, 'fingerprint')  # of the run that wrote the checkpoints
     if _read_text(started) != key:
-        _clear_run_dir(directory)  # another config's run (or none): start afresh
+        _set_aside(directory, log)  # another config's run (or none): start afresh
     with open(started, 'w') as f:
         f.write(key)
     resume_from = enable_resume(cfg, checkpoint_interval, directory)

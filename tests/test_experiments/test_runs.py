@@ -59,3 +59,22 @@ def test_benchmark_v2_runs_also_score_the_unannotated_objects():
     assert 'drawn_evals' not in v1.test_evaluator
     assert v2.test_evaluator.drawn_evals == {k: list(v) for k, v in V2_DRAWN_EVALS.items()}
     assert v2.test_dataloader.dataset.datasets.signs.data_root == 'data/damex_default_v2/signs/'
+
+
+def test_a_run_of_another_config_is_set_aside_not_deleted(tmp_path):
+    from damex_mmdet.experiments.runs import _set_aside
+    run = tmp_path / 'damex' / 'seed0'
+    (run / 'routing').mkdir(parents=True)
+    for name, text in (('fingerprint', 'abc123'), ('summary.json', '{"metrics": {}}'),
+                       ('iter_300.pth', 'weights'), ('last_checkpoint', 'iter_300.pth'),
+                       ('routing/top1_share.csv', 'layer')):
+        (run / name).write_text(text)
+    lines = []
+    _set_aside(str(run), lines.append)
+    assert sorted(p.name for p in run.iterdir()) == ['superseded']
+    kept = run / 'superseded' / 'abc123'
+    assert (kept / 'summary.json').read_text() == '{"metrics": {}}'
+    assert (kept / 'iter_300.pth').exists() and (kept / 'routing' / 'top1_share.csv').exists()
+    assert 'fingerprint abc123' in lines[0] and 'kept in' in lines[0]
+    _set_aside(str(run), lines.append)  # nothing left to move: nothing said
+    assert len(lines) == 1
