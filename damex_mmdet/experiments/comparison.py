@@ -65,7 +65,10 @@ def run_comparison(settings: ComparisonSettings, variants: Dict[str, Variant], s
         if 'routing_dir' in summary:
             log(f"[{name} seed {seed}] expert utilization heatmap: "
                 f"{osp.join(summary['routing_dir'], 'expert_utilization.png')}")
-        spread = recorded_spread(name)
+        # the recorded spread is of the shipped schedule on benchmark v1, as configured
+        recorded_regime = (settings.max_iters is None and not settings.cfg_options and
+                           settings.benchmark_version == 1 and variants[name].builtin_data)
+        spread = recorded_spread(name) if recorded_regime else None
         if spread and len(seeds) == 1:
             mean, std, n, low, high = spread
             value = summary['metrics']['mean/bbox_mAP']
