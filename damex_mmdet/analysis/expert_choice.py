@@ -38,27 +38,6 @@ class ExpertChoice:
     reason: str
 
 
-def _centred_prototypes(features: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    names = list(features)
-    protos = []
-    for name in names:
-        rows = np.asarray(features[name], dtype=np.float64)
-        if rows.ndim != 2 or rows.shape[0] == 0 or not np.all(np.isfinite(rows)):
-            raise ValueError(f'features of {name!r}: need a finite, non-empty (n, F) array, got '
-                             f'shape {rows.shape}.')
-        norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-        protos.append((rows / norms).mean(axis=0))
-    protos = np.stack(protos)
-    protos /= np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)
-    centred = protos - protos.mean(axis=0, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    if np.any(norms < 1e-8):  # two datasets only, or identical prototypes
-        centred = protos
-    else:
-        centred = centred / norms
-    return dict(zip(names, centred))
-
-
 def choose_expert_from_features(features: Mapping[str, np.ndarray], new: str,
                                 expert_map: Mapping[str, Sequence[int]]) -> ExpertChoice:
     """Choose the expert whose datasets' features are most like ``new``'s.
@@ -79,8 +58,10 @@ def choose_expert_from_features(features: Mapping[str, np.ndarray], new: str,
     if missing:
         raise ValueError(f'no features for {missing}; every trained dataset and the new one '
                          'need sampled images.')
-    protos = _centred_prototypes({k: features[k] for k in [*expert_map, new]})
-    dataset_similarity = {name: float(protos[name] @ protos[new]) for name in expert_map}
+    from damex_mmdet.planning.affinity import centred_unit_prototypes, compute_prototypes
+    names, protos = compute_prototypes({k: features[k] for k in [*expert_map, new]})
+    points = dict(zip(names, centred_unit_prototypes(protos)))
+    dataset_similarity = {name: float(points[name] @ points[new]) for name in expert_map}
     members: Dict[int, List[str]] = {}
     for name, experts in expert_map.items():
         for expert in experts:

@@ -37,7 +37,8 @@ import numpy as np
 
 from .kmeans import spherical_kmeans
 
-__all__ = ['AffinityMatrix', 'compute_prototypes', 'affinity_from_features']
+__all__ = ['AffinityMatrix', 'compute_prototypes', 'centred_unit_prototypes',
+           'affinity_from_features']
 
 _EPS = 1e-12
 
@@ -139,8 +140,12 @@ def compute_prototypes(features: Mapping[str, np.ndarray]) -> Tuple[Tuple[str, .
     return tuple(names), np.stack(protos)
 
 
-def _centred_unit_prototypes(protos: np.ndarray) -> np.ndarray:
-    """Centre prototypes on their mean when that is defined, then L2-normalise."""
+def centred_unit_prototypes(protos: np.ndarray) -> np.ndarray:
+    """(U, F) prototypes centred on their mean when that is defined, then L2-normalised.
+
+    What all units share says nothing about which are alike; with fewer than two
+    units, or a unit at the mean, the prototypes are only normalised.
+    """
     unit = protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), _EPS)
     if unit.shape[0] < 2:
         return unit
@@ -177,7 +182,7 @@ def affinity_from_features(features: Mapping[str, np.ndarray],
                          f'and the number of planning units ({len(names)}); with more experts '
                          'than datasets, split datasets into class groups first (build_units).')
     if num_experts >= 2:
-        points = _centred_unit_prototypes(protos)
+        points = centred_unit_prototypes(protos)
     else:
         # One centroid: the mean of centred prototypes is zero, so skip centring.
         points = protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), _EPS)
