@@ -371,7 +371,8 @@ def run_one(config_file: str, threads: int = 0) -> dict:
     shut = cfg.get('shut_new_classes_from')
     if shut is not None:  # last: the routing statistics above are of the detector as trained
         from damex_mmdet.models.grow import shut_class_rows
-        shut_class_rows(runner.model.module if hasattr(runner.model, 'module') else
+        from mmengine.model import is_model_wrapper
+        shut_class_rows(runner.model.module if is_model_wrapper(runner.model) else
                         runner.model, shut)
         metrics.update({f'shut/{k}': float(v) for k, v in runner.test().items()})
     summary['wall_seconds'] = round(time.time() - start, 1)

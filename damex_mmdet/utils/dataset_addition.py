@@ -162,22 +162,21 @@ def read_trained_mixture(checkpoint: str) -> TrainedMixture:
 
 
 def _schedule(cfg, max_iters: int) -> Tuple[dict, list]:
-    """``train_cfg`` and ``param_scheduler`` of ``cfg`` at ``max_iters``, step decay scaled."""
-    train_cfg = cfg.train_cfg.to_dict() if hasattr(cfg.train_cfg, 'to_dict') else dict(
-        cfg.train_cfg)
-    if 'max_iters' not in train_cfg:
+    """``train_cfg`` and ``param_scheduler`` of ``cfg`` at ``max_iters``, step decay scaled.
+
+    The comparison tool's rescaling (:func:`~damex_mmdet.experiments.runs.set_max_iters`),
+    applied to a copy.
+    """
+    import copy
+
+    from damex_mmdet.experiments.runs import set_max_iters
+    if 'max_iters' not in cfg.train_cfg:
         raise ValueError(f'--max-iters {max_iters}: the config trains by epochs '
-                         f'({train_cfg}); leave --max-iters out and set its schedule.')
-    scale = max_iters / train_cfg['max_iters']
-    schedulers = []
-    for scheduler in cfg.get('param_scheduler') or []:
-        scheduler = dict(scheduler)
-        if 'milestones' in scheduler:
-            scheduler['milestones'] = [max(1, int(m * scale)) for m in scheduler['milestones']]
-        if scheduler.get('end', 0) > max_iters:
-            scheduler['end'] = max_iters
-        schedulers.append(scheduler)
-    return dict(max_iters=max_iters, val_interval=max_iters), schedulers
+                         f'({cfg.train_cfg}); leave --max-iters out and set its schedule.')
+    scaled = copy.deepcopy(cfg)
+    set_max_iters(scaled, max_iters)
+    return (dict(max_iters=max_iters, val_interval=max_iters),
+            [s.to_dict() if hasattr(s, 'to_dict') else dict(s) for s in scaled.param_scheduler])
 
 
 def _new_dataset_cfg(template, folder: str, ann_file: str, img_prefix: str,
