@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 __all__ = ['CONFUSION_THRESHOLD', 'MapSuggestion', 'confusion_matrix', 'confusion_from_csv',
-           'suggest_map', 'write_suggestion']
+           'most_confused_pair', 'suggest_map', 'write_suggestion']
 
 # a router that cannot separate two datasets sends each about half of its tokens to the
 # other's expert (0.44-0.52 on the look-alike photo sets of issue #30); a router that
@@ -84,6 +84,34 @@ def confusion_from_csv(path: str, expert_map: Dict[str, List[int]]
         shares.setdefault(row['dataset'], []).append(
             [float(row[f'e{expert_map[other][0]}']) for other in names])
     return names, np.array([np.mean(shares[name], axis=0) for name in names])
+
+
+def most_confused_pair(names: List[str], confusion: np.ndarray,
+                       expert_map: Dict[str, List[int]]
+                       ) -> Optional[Tuple[str, str, float, float]]:
+    """The pair on different experts that the router separates worst.
+
+    Args:
+        names (list[str]): the ``D`` datasets, in the order of ``confusion``.
+        confusion (np.ndarray): (D, D), as :func:`confusion_matrix` returns.
+        expert_map (dict): dataset -> [expert] the model was trained with.
+
+    Returns:
+        tuple | None: ``(a, b, confusion a->b, confusion b->a)`` of the pair
+        with the largest mutual confusion (the smaller of the two shares, the
+        quantity :func:`suggest_map` compares with its threshold); None when
+        every dataset is on one expert.
+    """
+    best = None
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if expert_map[names[i]][0] == expert_map[names[j]][0]:
+                continue
+            mutual = min(confusion[i, j], confusion[j, i])
+            if best is None or mutual > best[0]:
+                best = (mutual, (names[i], names[j], float(confusion[i, j]),
+                                 float(confusion[j, i])))
+    return None if best is None else best[1]
 
 
 def suggest_map(stats, threshold: float = CONFUSION_THRESHOLD) -> MapSuggestion:

@@ -2,8 +2,8 @@
 
 AP x 100 as mean ± std over seeds, paired differences to the baseline per
 seed with a 95% t interval, the seed-planning table once two pairs estimate
-the noise, router accuracy at inference, every run's mean AP and the
-training time per variant.
+the noise, router accuracy at inference, the pair of datasets each MoE run
+separates worst, every run's mean AP and the training time per variant.
 """
 import json
 import os
@@ -26,6 +26,47 @@ def dataset_names(config: str) -> List[str]:
     return list(Config.fromfile(config_path(config)).test_dataloader.dataset.datasets)
 
 
+def _expert_map(variant: Variant) -> Optional[Dict[str, List[int]]]:
+    """The map a variant trains with (its options over its config's), or None."""
+    option = variant.options.get('model.moe_cfg.expert_map')
+    if option is not None:
+        return option
+    moe_cfg = Config.fromfile(config_path(variant.config)).model.get('moe_cfg') or {}
+    return moe_cfg.get('expert_map')
+
+
+def _confusion_rows(summaries: Dict[Tuple[str, int], dict],
+                    variants: Dict[str, Variant]) -> List[List[str]]:
+    """Per MoE run with a map: the pair on different experts its router separates worst.
+
+    A run is left out when it wrote no routing statistics, when its variant
+    leaves a dataset out or adds one (the map it trained is derived from the
+    config's, renumbered), or when its statistics and the map name other datasets.
+    """
+    from damex_mmdet.analysis.map_suggestion import confusion_from_csv, most_confused_pair
+    rows = []
+    for (variant, seed), summary in sorted(summaries.items()):
+        path = osp.join(summary.get('routing_dir') or '', 'top1_share.csv')
+        arm = variants[variant]
+        if arm.leave_out or arm.adds or not osp.isfile(path):
+            continue
+        expert_map = _expert_map(arm)
+        if not expert_map or set(expert_map) != set(_csv_datasets(path)):
+            continue
+        pair = most_confused_pair(*confusion_from_csv(path, expert_map), expert_map)
+        if pair:
+            a, b, ab, ba = pair
+            rows.append([variant, str(seed), f'{a} / {b}', f'{100 * ab:.1f}', f'{100 * ba:.1f}'])
+    return rows
+
+
+def _csv_datasets(path: str) -> List[str]:
+    """The datasets of a ``top1_share.csv``, in file order."""
+    import csv
+    with open(path, newline='') as f:
+        return list(dict.fromkeys(row['dataset'] for row in csv.DictReader(f)))
+
+
 def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
            baseline: str, out_dir: str, target_diff: float = 2.0,
            benchmark_version: int = 1) -> str:
@@ -40,6 +81,7 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
         target_diff (float): mean AP difference (x 100) the seed-planning table plans for.
         benchmark_version (int): the built-in benchmark's version (recorded in results.json).
     """
+    from damex_mmdet.analysis.map_suggestion import CONFUSION_THRESHOLD
     from damex_mmdet.analysis.plots import plot_comparison
     from damex_mmdet.evaluation.comparison import (comparison_table_rows, compare_variants,
                                                    difference_table_rows)
@@ -80,6 +122,14 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
         lines += ['Router accuracy at inference (share of tokens whose top-1 expert is h(d), '
                   '%):', '', format_markdown_table(
                       comparison_table_rows(moe_variants, acc_metrics, labels)), '']
+    confusion_rows = _confusion_rows(summaries, variants)
+    if confusion_rows:
+        lines += ['The pair of datasets on different experts that each run\'s router separates '
+                  'worst at inference: the share (%) of a\'s tokens whose top-1 expert is b\'s, '
+                  'and of b\'s on a\'s, mean over the MoE layers (`suggest_map.py` merges a pair '
+                  f'when both reach {100 * CONFUSION_THRESHOLD:.0f} %):', '', format_markdown_table(
+                      [['variant', 'seed', 'pair a / b', 'a on b\'s expert %',
+                        'b on a\'s expert %']] + confusion_rows), '']
     lines += ['Mean AP (x 100) of every run:', '',
               format_markdown_table([['variant', *(f'seed {s}' for s in seeds)]] + [
                   [v, *(f"{100 * r[s]['mean/bbox_mAP']:.1f}" if s in r else '-' for s in seeds)]
@@ -109,7 +159,10 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
         json.dump(dict(baseline=baseline, seeds=seeds, benchmark_version=benchmark_version,
                        variants={v: variants[v].description for v in results},
                        per_seed={v: {str(s): m for s, m in r.items()} for v, r in results.items()},
-                       comparison=comparison, power=power_rows), f, indent=2)
+                       comparison=comparison, power=power_rows,
+                       most_confused_pairs=[dict(zip(
+                           ('variant', 'seed', 'pair', 'a_on_b_pct', 'b_on_a_pct'), row))
+                           for row in confusion_rows]), f, indent=2)
     plot_comparison(comparison, ap_metrics, ap_labels, osp.join(out_dir, 'results.png'))
     return markdown
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from damex_mmdet.analysis import RoutingStats
-from damex_mmdet.analysis.map_suggestion import (confusion_from_csv, confusion_matrix, suggest_map,
+from damex_mmdet.analysis.map_suggestion import (confusion_from_csv, confusion_matrix,
+                                                 most_confused_pair, suggest_map,
                                                  write_suggestion)
 
 NAMES = ['cats', 'dogs', 'cells', 'roofs']
@@ -57,3 +58,15 @@ def test_confusion_from_a_runs_top1_share_csv_equals_the_one_from_the_stats(tmp_
     names, confusion = confusion_from_csv(path, stats.expert_map)
     assert names == NAMES
     np.testing.assert_allclose(confusion, confusion_matrix(stats), atol=1e-4)  # 4 decimals
+
+
+def test_the_worst_separated_pair_is_the_look_alike_one_and_shared_experts_do_not_count():
+    stats = _stats()
+    a, b, ab, ba = most_confused_pair(NAMES, confusion_matrix(stats), stats.expert_map)
+    assert (a, b) == ('cats', 'dogs') and (ab, ba) == pytest.approx((0.45, 0.44))
+    # cats and dogs on one expert: their mixing is no confusion; the next pair by the
+    # smaller share is cells / roofs (0.02 and 0.07), not cats / cells (0.05 and 0.01)
+    merged = dict(cats=[0], dogs=[0], cells=[2], roofs=[3])
+    a, b, ab, ba = most_confused_pair(NAMES, confusion_matrix(_stats(merged)), merged)
+    assert (a, b) == ('cells', 'roofs') and (ab, ba) == pytest.approx((0.02, 0.07))
+    assert most_confused_pair(NAMES, confusion_matrix(stats), dict.fromkeys(NAMES, [0])) is None

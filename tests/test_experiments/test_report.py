@@ -54,3 +54,30 @@ def test_recorded_spread_reads_the_committed_results_format(tmp_path):
     assert recorded_spread('damex', path=str(tmp_path / 'missing.json')) is None
     # the committed results are in that format
     assert recorded_spread('damex') is not None
+
+
+def test_each_moe_run_reports_the_pair_its_router_separates_worst(tmp_path):
+    """From the run's top1_share.csv and the variant's own map (here the per-dataset one)."""
+    names = dataset_names(VARIANTS['damex-per-dataset'].config)
+    expert_map = VARIANTS['damex-per-dataset'].options['model.moe_cfg.expert_map']
+    routing = tmp_path / 'routing'
+    routing.mkdir()
+    rows = ['layer,dataset,tokens,' + ','.join(f'e{e}' for e in range(6))]
+    for name in names:
+        share = [0.0] * 6
+        share[expert_map[name][0]] = 1.0
+        if name in ('street', 'signs'):  # a quarter of each on the other's expert
+            other = 'signs' if name == 'street' else 'street'
+            share[expert_map[name][0]], share[expert_map[other][0]] = 0.75, 0.25
+        rows += [f'decoder.layers.{layer}.ffn,{name},100,' + ','.join(map(str, share))
+                 for layer in (0, 2)]
+    (routing / 'top1_share.csv').write_text('\n'.join(rows) + '\n')
+    metrics = {k: 0.5 for k in _keys('damex')}
+    runs = {('damex-per-dataset', 0): dict(metrics=metrics, train_seconds=1.0,
+                                           routing_dir=str(routing)),
+            ('dense', 0): dict(metrics=metrics, train_seconds=1.0)}
+    md = report(runs, VARIANTS, 'dense', str(tmp_path / 'out'))
+    assert '| damex-per-dataset | 0    | street / signs | 25.0' in md
+    saved = json.loads((tmp_path / 'out' / 'results.json').read_text())['most_confused_pairs']
+    assert saved == [dict(variant='damex-per-dataset', seed='0', pair='street / signs',
+                          a_on_b_pct='25.0', b_on_a_pct='25.0')]
