@@ -2,8 +2,9 @@
 
 AP x 100 as mean ± std over seeds, paired differences to the baseline per
 seed with a 95% t interval, the seed-planning table once two pairs estimate
-the noise, router accuracy at inference, the pair of datasets each MoE run
-separates worst, every run's mean AP and the training time per variant.
+the noise, per-dataset AP (0.5:0.95) beside AP50, router accuracy at
+inference, the pair of datasets each MoE run separates worst, every run's
+mean AP and the training time per variant.
 """
 import json
 import os
@@ -98,7 +99,11 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
                           if k.startswith('router_acc/')})
     if baseline not in results:
         baseline = next(iter(results))
-    comparison = compare_variants(results, ap_metrics + acc_metrics, baseline)
+    # AP over IoU 0.5:0.95 per dataset: where AP50 saturates, the differences show here
+    box_metrics = [f'{n}/bbox_mAP' for n in names if any(
+        f'{n}/bbox_mAP' in s['metrics'] for s in summaries.values())]
+    box_labels = [f"{m.split('/')[0]} AP" for m in box_metrics] + ['mean AP']
+    comparison = compare_variants(results, ap_metrics + box_metrics + acc_metrics, baseline)
     seeds = sorted({seed for _, seed in summaries})
     paired = len(results) > 1  # a single variant has nothing to pair with
     lines = [f'Seeds {seeds}; AP x 100, mean ± std over seeds.' + (
@@ -108,6 +113,13 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
     if paired:
         lines += [format_markdown_table(difference_table_rows(comparison, ap_metrics, ap_labels)),
                   '']
+    if box_metrics:
+        box_metrics.append('mean/bbox_mAP')
+        lines += ['Per dataset AP (IoU 0.5:0.95, x 100):', '', format_markdown_table(
+            comparison_table_rows(comparison, box_metrics, box_labels)), '']
+        if paired:
+            lines += [format_markdown_table(
+                difference_table_rows(comparison, box_metrics, box_labels)), '']
     power_rows = power_table_rows(comparison, 'mean/bbox_mAP', target_diff)
     pairs = [entry['mean/bbox_mAP']['difference'] for entry in comparison.values()]
     if any(d is not None and d['n'] >= 2 for d in pairs):  # one pair estimates no noise

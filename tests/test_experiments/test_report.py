@@ -81,3 +81,25 @@ def test_each_moe_run_reports_the_pair_its_router_separates_worst(tmp_path):
     saved = json.loads((tmp_path / 'out' / 'results.json').read_text())['most_confused_pairs']
     assert saved == [dict(variant='damex-per-dataset', seed='0', pair='street / signs',
                           a_on_b_pct='25.0', b_on_a_pct='25.0')]
+
+
+def test_per_dataset_ap_is_reported_beside_ap50_when_the_runs_have_it(tmp_path):
+    """AP50 saturates near 100 here; the 0.5:0.95 AP per dataset gets its own tables."""
+    names = dataset_names(VARIANTS['dense'].config)
+    base = {k: 0.9 for k in _keys('dense')}
+    runs = {}
+    for seed in (0, 1):
+        runs[('dense', seed)] = dict(train_seconds=1.0, metrics={
+            **base, **{f'{n}/bbox_mAP': 0.70 for n in names}})
+        runs[('damex', seed)] = dict(train_seconds=1.0, metrics={
+            **base, **{f'{n}/bbox_mAP': 0.70 + (0.03 if n == 'street' else 0) + seed / 100
+                       for n in names}})
+    md = report(runs, VARIANTS, 'dense', str(tmp_path))
+    assert 'Per dataset AP (IoU 0.5:0.95' in md
+    assert md.index('watercolor AP ') < md.index('street AP ')  # config order, AP50 apart
+    saved = json.loads((tmp_path / 'results.json').read_text())['comparison']['damex']
+    assert saved['street/bbox_mAP']['difference']['mean'] == pytest.approx(0.035)
+    assert saved['comic/bbox_mAP']['difference']['mean'] == pytest.approx(0.005)
+    # runs without the metric (the other tests) get no such table
+    no_box = {run: dict(s, metrics=base) for run, s in runs.items()}
+    assert 'Per dataset AP' not in report(no_box, VARIANTS, 'dense', str(tmp_path / 'b'))
