@@ -74,11 +74,18 @@ def confusion_from_csv(path: str, expert_map: Dict[str, List[int]]
 
     Returns:
         tuple: dataset names (file order) and the (D, D) confusion.
+
+    Raises:
+        ValueError: the file names a dataset the map lacks.
     """
     import csv
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
     names = list(dict.fromkeys(row['dataset'] for row in rows))
+    missing = sorted(set(names) - set(expert_map))
+    if missing:
+        raise ValueError(f'{path}: datasets {missing} are not in the expert map given; pass the '
+                         'map the run was trained with.')
     shares = {}
     for row in rows:
         shares.setdefault(row['dataset'], []).append(

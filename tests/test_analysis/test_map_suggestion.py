@@ -70,3 +70,9 @@ def test_the_worst_separated_pair_is_the_look_alike_one_and_shared_experts_do_no
     a, b, ab, ba = most_confused_pair(NAMES, confusion_matrix(_stats(merged)), merged)
     assert (a, b) == ('cells', 'roofs') and (ab, ba) == pytest.approx((0.02, 0.07))
     assert most_confused_pair(NAMES, confusion_matrix(stats), dict.fromkeys(NAMES, [0])) is None
+
+
+def test_a_map_that_lacks_a_dataset_of_the_csv_is_refused_by_name(tmp_path):
+    path = _stats().to_csv(str(tmp_path))['top1_share']
+    with pytest.raises(ValueError, match=r"\['roofs'\] are not in the expert map"):
+        confusion_from_csv(path, dict(cats=[0], dogs=[1], cells=[2]))
