@@ -24,6 +24,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .runs import training_seconds
+
 __all__ = ['load_summaries', 'old_dataset_names', 'new_expert_share', 'addition_report']
 
 Summaries = Mapping[str, Mapping[int, dict]]  # variant -> seed -> summary
@@ -136,7 +138,7 @@ def addition_report(summaries: Summaries, dataset: str,
                      old_mean_difference=_pair(mean_after, mean_before),
                      old_per_dataset_difference=per_dataset, new_ap=new_ap,
                      new_minus_joint=_pair(new_ap, joint_ap) if joint_ap else None,
-                     train_seconds={s: m.get('train_seconds') for s, m in after.items()})
+                     train_seconds={s: training_seconds(m) for s, m in after.items()})
         old_rows.append([arm, before_of[arm], _mean_std(list(mean_before.values())),
                          _mean_std(list(mean_after.values())),
                          _fmt(entry['old_mean_difference']),
@@ -150,7 +152,8 @@ def addition_report(summaries: Summaries, dataset: str,
                          _fmt(entry['new_minus_joint']) if joint_ap else 'n/a',
                          f'{ratio:.2f}' if math.isfinite(ratio) else 'n/a',
                          ', '.join(map(str, sorted(iterations))) or 'n/a',
-                         _mean_std([v for v in entry['train_seconds'].values() if v])])
+                         _mean_std([v for v in entry['train_seconds'].values()
+                                    if v is not None])])
         if any(f'shut/{names[0]}/bbox_mAP' in m['metrics'] for m in after.values()):
             shut = {s: _mean_ap(m['metrics'], names, 'shut/') for s, m in after.items()}
             entry['shut_minus_trained'] = _pair(shut, mean_after)

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from .runs import config_path
+from .runs import config_path, training_seconds
 from .variants import Variant
 
 __all__ = ['dataset_names', 'report', 'recorded_spread', 'RECORDED']
@@ -145,10 +145,15 @@ def report(summaries: Dict[Tuple[str, int], dict], variants: Dict[str, Variant],
                   for v, r in results.items()]), '']
     times = {}
     for (variant, _), summary in summaries.items():
-        times.setdefault(variant, []).append(summary['train_seconds'])
-    lines += ['| variant | what | training s per run (mean) |', '|---|---|---|']
-    lines += [f'| {v} | {variants[v].description} | {sum(t) / len(t):.0f} |'
-              for v, t in times.items()]
+        times.setdefault(variant, []).append(training_seconds(summary))
+    lines += ['| variant | what | training s per run (mean) | runs timed |', '|---|---|---|---|']
+    for v, t in times.items():
+        known = [x for x in t if x is not None]
+        mean = f'{sum(known) / len(known):.0f}' if known else 'n/a'
+        lines.append(f'| {v} | {variants[v].description} | {mean} | {len(known)} of {len(t)} |')
+    if any(x is None for t in times.values() for x in t):
+        lines += ['', 'A run not timed was resumed from a checkpoint that does not store the '
+                  'seconds spent before it; its `summary.json` has the last part only.']
     markdown = '\n'.join(lines) + '\n'
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:

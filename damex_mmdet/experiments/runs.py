@@ -27,6 +27,7 @@ from .leave_out import leave_dataset_out
 from .variants import Variant
 
 __all__ = ['ComparisonSettings', 'RunPlan', 'build_config', 'execute', 'run_one', 'run_dir',
+           'training_seconds',
            'final_checkpoint', 'fingerprint', 'DEFAULT_DATA_ROOT']
 
 DEFAULT_DATA_ROOT = 'data/damex_default'
@@ -181,6 +182,18 @@ def final_checkpoint(directory: str) -> str:
     """Path in mmengine's ``last_checkpoint`` file of a run."""
     with open(osp.join(directory, 'last_checkpoint')) as f:
         return f.read().strip()
+
+
+def training_seconds(summary: dict) -> Optional[float]:
+    """A run's training seconds over all its processes, or None when they are not all known.
+
+    None for a run resumed from a checkpoint that does not store the seconds spent before it
+    (``summary.json``'s ``train_seconds_complete`` is False): its ``train_seconds`` counts the
+    last process only, and averaging it with whole runs would understate the cost.
+    """
+    if summary.get('train_seconds_complete', True) is False:
+        return None
+    return summary.get('train_seconds')
 
 
 def _read_text(path: str) -> Optional[str]:
@@ -340,20 +353,28 @@ def run_one(config_file: str, threads: int = 0) -> dict:
 
     import damex_mmdet  # noqa: F401  (registers modules)
     from damex_mmdet.analysis import collect_routing, plot_utilization
+    from damex_mmdet.engine import TrainingClockHook
 
     if threads:
         torch.set_num_threads(threads)
     cfg = Config.fromfile(config_file)
-    # says early how long this run takes here (not in run_config.py: changes no result)
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='TimeEstimateHook')]
+    # say early how long this run takes here, and count its training time across resumes
+    # (not in run_config.py: they change no result)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='TimeEstimateHook'), dict(type='TrainingClockHook')]
     runner = Runner.from_cfg(cfg)
+    (clock, ) = [h for h in runner.hooks if isinstance(h, TrainingClockHook)]
     start = time.time()
     runner.train()
-    train_s = time.time() - start
     metrics = {k: float(v) for k, v in runner.test().items()}
-    summary = dict(train_seconds=round(train_s, 1), max_iters=cfg.train_cfg.get('max_iters'),
-                   threads=torch.get_num_threads(),
-                   metrics=metrics, resumed_from=cfg.load_from if cfg.get('resume') else None)
+    summary = dict(
+        # seconds of training over every process of the run (resumes included); only this
+        # process's when it resumed from a checkpoint that does not store them
+        train_seconds=round(clock.seconds(), 1),
+        train_seconds_this_process=round(clock.seconds_this_process(), 1),
+        train_seconds_complete=clock.complete,
+        max_iters=cfg.train_cfg.get('max_iters'), threads=torch.get_num_threads(),
+        metrics=metrics, resumed_from=cfg.load_from if cfg.get('resume') else None)
     layers = getattr(runner.model, 'moe_layers', None)  # MoE detectors have the property
     if layers:
         stats = collect_routing(runner.model, runner.test_dataloader)

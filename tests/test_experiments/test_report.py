@@ -103,3 +103,18 @@ def test_per_dataset_ap_is_reported_beside_ap50_when_the_runs_have_it(tmp_path):
     # runs without the metric (the other tests) get no such table
     no_box = {run: dict(s, metrics=base) for run, s in runs.items()}
     assert 'Per dataset AP' not in report(no_box, VARIANTS, 'dense', str(tmp_path / 'b'))
+
+
+def test_a_run_resumed_without_its_earlier_seconds_is_not_averaged_into_the_time(tmp_path):
+    """Its summary counts only the part after the resume: the mean is of whole runs only."""
+    keys = _keys('damex')
+    runs = {('damex', 0): dict(metrics={k: 0.5 for k in keys}, train_seconds=1000.0),
+            ('damex', 1): dict(metrics={k: 0.6 for k in keys}, train_seconds=300.0,
+                               train_seconds_complete=False)}
+    md = report(runs, VARIANTS, 'damex', str(tmp_path))
+    (row, ) = [line for line in md.splitlines() if line.startswith('| damex | DAMEX')]
+    assert row.endswith('| 1000 | 1 of 2 |')
+    assert 'does not store the seconds spent before it' in md
+    runs[('damex', 1)]['train_seconds_complete'] = True
+    md = report(runs, VARIANTS, 'damex', str(tmp_path))
+    assert '| 650 | 2 of 2 |' in md and 'does not store' not in md
