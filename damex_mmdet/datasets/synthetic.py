@@ -21,10 +21,14 @@ harder ones; v1 stays bit for bit what it was for every recorded result:
   other's objects *unannotated*: street scenes hold 1-2 signs, signs scenes
   1-3 pedestrians, cyclists or vehicles (KITTI vs LISA, DAMEX Table 4);
 * ``watercolor`` annotates every person, ``comic`` only persons whose longer
-  side is at least 0.3 of the image's shorter side (the same class under two
+  side is at least 0.24 of the image's shorter side (the same class under two
   annotation policies, as VOC vs COCO or WiderFace in UODB);
 * more and smaller objects, and distractor shapes (clutter) in every RGB
   image.
+
+Each root's ``benchmark_meta.json`` also records :func:`benchmark_spec_digest`,
+so data written from an earlier draft of a version's spec is regenerated, not
+reused.
 
 Layout on disk, for each dataset ``NAME`` under ``root``::
 
@@ -36,6 +40,7 @@ so a dataset config uses ``data_root=root/NAME/``,
 ``root/benchmark_meta.json`` records the generator version and parameters;
 a later call with the same ones returns at once without writing anything.
 """
+import hashlib
 import json
 import os
 import os.path as osp
@@ -54,8 +59,8 @@ from .synthetic_draw import GLYPHS, render_scene
 __all__ = [
     'DEFAULT_BENCHMARK', 'BENCHMARK_V2', 'BENCHMARKS', 'DEFAULT_ROOT', 'DEFAULT_ROOTS',
     'V2_DRAWN_EVALS',
-    'GENERATOR_VERSION', 'MARKER_FILE', 'default_benchmark_root', 'generate_default_benchmark',
-    'sample_layout', 'sample_scene'
+    'GENERATOR_VERSION', 'MARKER_FILE', 'V2_SIZE_SCALE', 'benchmark_spec_digest',
+    'default_benchmark_root', 'generate_default_benchmark', 'sample_layout', 'sample_scene'
 ]
 
 GENERATOR_VERSION = 1  # v1's version; a change of its pixels or annotations is a new version
@@ -103,6 +108,18 @@ DEFAULT_BENCHMARK: Mapping[str, Mapping] = MappingProxyType({
 })
 
 
+#: Every object size of v2 (annotated and unannotated size ranges, and comic's
+#: person threshold) is its first draft's times this. Calibration step 1 of
+#: ``docs/results/benchmark_v2/PLAN.md``: the dense pilot on the first draft
+#: reached mean AP50 90.3 (> 85), and the plan's first knob is sizes x 0.8.
+V2_SIZE_SCALE = 0.8
+
+
+def _sized(lo: float, hi: float) -> Tuple[float, float]:
+    """A v2 size range: the first draft's ``(lo, hi)`` times :data:`V2_SIZE_SCALE`."""
+    return (lo * V2_SIZE_SCALE, hi * V2_SIZE_SCALE)
+
+
 _SIGN_CLASSES = ('warning', 'noturn', 'speedlimit', 'stop')
 _ROAD_USERS = ('pedestrian', 'cyclist', 'vehicle')
 
@@ -115,29 +132,30 @@ _ROAD_USERS = ('pedestrian', 'cyclist', 'vehicle')
 BENCHMARK_V2: Mapping[str, Mapping] = MappingProxyType({
     'watercolor': _spec(('person', 'car', 'dog'), 'watercolor',
                         'same labels as comic, other style; annotates every person',
-                        (128, 128), 300, 60, (0.14, 0.4), max_objects=7, clutter=(2, 6)),
+                        (128, 128), 300, 60, _sized(0.14, 0.4), max_objects=7, clutter=(2, 6)),
     'comic': _spec(('person', 'car', 'dog'), 'comic',
                    'same labels as watercolor, other style; persons annotated only when large '
-                   '(another annotation policy)', (128, 128), 300, 60, (0.14, 0.4),
-                   max_objects=7, clutter=(2, 6), annotate_min_size={'person': 0.3}),
+                   '(another annotation policy)', (128, 128), 300, 60, _sized(0.14, 0.4),
+                   max_objects=7, clutter=(2, 6),
+                   annotate_min_size={'person': 0.3 * V2_SIZE_SCALE}),
     'street': _spec(_ROAD_USERS, 'road',
                     'one road domain with signs; signs present, never annotated (KITTI)',
-                    (160, 112), 300, 60, (0.16, 0.45), (0.5, 0.85), max_objects=8,
+                    (160, 112), 300, 60, _sized(0.16, 0.45), (0.5, 0.85), max_objects=8,
                     clutter=(1, 4), unannotated=dict(classes=_SIGN_CLASSES, count=(1, 2),
-                                                     size_range=(0.14, 0.3),
+                                                     size_range=_sized(0.14, 0.3),
                                                      centre_range=(0.15, 0.45))),
     'signs': _spec(_SIGN_CLASSES, 'road_b',
                    'one road domain with street; road users present, never annotated (LISA)',
-                   (160, 112), 300, 60, (0.14, 0.32), (0.15, 0.45), max_objects=5,
+                   (160, 112), 300, 60, _sized(0.14, 0.32), (0.15, 0.45), max_objects=5,
                    clutter=(1, 4), unannotated=dict(classes=_ROAD_USERS, count=(1, 3),
-                                                    size_range=(0.16, 0.45),
+                                                    size_range=_sized(0.16, 0.45),
                                                     centre_range=(0.5, 0.85))),
     'kitchen': _spec(('bottle', 'can', 'box'), 'kitchen',
                      'data-poor next to rich datasets (n-shot, Table 2)',
-                     (128, 128), 40, 60, (0.15, 0.4), (0.45, 0.8), max_objects=6,
+                     (128, 128), 40, 60, _sized(0.15, 0.4), (0.45, 0.8), max_objects=6,
                      clutter=(2, 5)),
     'xray': _spec(('lesion', ), 'xray', 'out-of-domain grayscale (DeepLesion)',
-                  (128, 128), 300, 60, (0.1, 0.28), (0.2, 0.8), max_objects=3),
+                  (128, 128), 300, 60, _sized(0.1, 0.28), (0.2, 0.8), max_objects=3),
 })
 #: version -> benchmark
 BENCHMARKS = MappingProxyType({1: DEFAULT_BENCHMARK, 2: BENCHMARK_V2})
@@ -299,6 +317,19 @@ def _write_split(root: str, name: str, spec: Mapping, split: str, num: int, seed
     return len(annotations)
 
 
+def benchmark_spec_digest(version: int) -> str:
+    """A short sha256 of a benchmark version's spec (:data:`BENCHMARKS`).
+
+    It changes when any dataset's description changes (sizes, counts, classes,
+    policies), so a root generated from another draft of the same version is
+    told apart, and so is a training run on it (the comparison tool puts it in
+    each v2 run's config).
+    """
+    spec = {name: dict(value) for name, value in BENCHMARKS[version].items()}
+    text = json.dumps(spec, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
                                force: bool = False, progress: bool = True,
                                version: int = GENERATOR_VERSION) -> Dict[str, dict]:
@@ -340,7 +371,8 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
                          f'{sorted(BENCHMARKS)}.')
     benchmark = BENCHMARKS[version]
     wanted = dict(generator_version=version, seed=seed, scale=float(scale))
-    cached = None if force else _cached_run(root, wanted, benchmark)
+    cached = None if force else _cached_run(root, wanted, benchmark,
+                                            benchmark_spec_digest(version))
     if cached is not None:
         return cached
     counts = {name: [max(1, round(spec[f'num_{split}'] * scale)) for split in _SPLITS]
@@ -363,14 +395,20 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
         datasets[name] = meta
     if bar is not None:
         bar.file.write('\n')  # end the bar's line before the summary
-    _dump(marker_path, dict(wanted, complete=True, datasets=datasets))
+    _dump(marker_path, dict(wanted, complete=True, spec_digest=benchmark_spec_digest(version),
+                            datasets=datasets))
     print_log(f'synthetic benchmark v{version} ({total} images, seed {seed}) written to {root} in '
               f'{time.perf_counter() - start:.1f} s', logger='current')
     return _decode(datasets)
 
 
-def _cached_run(root: str, wanted: dict, benchmark: Mapping) -> Optional[Dict[str, dict]]:
+def _cached_run(root: str, wanted: dict, benchmark: Mapping,
+                digest: str) -> Optional[Dict[str, dict]]:
     """Metadata of a finished identical run under ``root``, or None to (re)generate.
+
+    A finished run of ours with the same parameters but another spec digest
+    (an earlier draft of the version's spec, or a marker written before the
+    digest was recorded) is regenerated, with a message.
 
     Raises:
         ValueError: ``root`` holds a finished run with other parameters, or
@@ -396,6 +434,11 @@ def _cached_run(root: str, wanted: dict, benchmark: Mapping) -> Optional[Dict[st
             f'{wanted}; pass force=True (--force) to regenerate it or choose another root.')
     if not _files_present(root, benchmark):
         return None  # our own run, partly deleted since
+    if marker.get('spec_digest') != digest:
+        print_log(f'{root} was generated from another spec of benchmark '
+                  f"v{wanted['generator_version']} (digest {marker.get('spec_digest')}, now "
+                  f'{digest}); regenerating it.', logger='current')
+        return None
     return _decode(marker['datasets'])
 
 

@@ -111,8 +111,11 @@ def build_config(name: str, variant: Variant, seed: int,
     if variant.builtin_data:
         set_data_root(cfg, settings.data_root)
         if settings.benchmark_version == 2:  # also score what v2's datasets leave unannotated
-            from damex_mmdet.datasets.synthetic import V2_DRAWN_EVALS
+            from damex_mmdet.datasets.synthetic import V2_DRAWN_EVALS, benchmark_spec_digest
             cfg.test_evaluator.drawn_evals = {k: list(v) for k, v in V2_DRAWN_EVALS.items()}
+            # in the run's fingerprint: a finished run on another draft of v2 is not reused
+            # (v1's runs keep their fingerprints: its spec is pinned)
+            cfg.benchmark_spec_digest = benchmark_spec_digest(2)
     if variant.leave_out:
         leave_dataset_out(cfg, variant.leave_out)
     # evaluate once, with runner.test() after training

@@ -301,18 +301,19 @@ def test_v2_street_and_signs_show_each_others_objects_unannotated():
 
 
 def test_v2_comic_annotates_only_large_persons_and_watercolor_all():
-    short = 128
-    for name, policy in (('comic', 0.3), ('watercolor', 0.0)):
+    short, least = 128, BENCHMARK_V2['comic']['annotate_min_size']['person']
+    assert least == pytest.approx(0.24)  # 0.3 x V2_SIZE_SCALE
+    for name, policy in (('comic', least), ('watercolor', 0.0)):
         scenes, spec = _scenes(name)
         small_drawn = small_annotated = 0
         for drawn, annotated in scenes:
             for label, box in annotated:
                 if spec['classes'][label] == 'person':
                     assert max(box[2] - box[0], box[3] - box[1]) >= policy * short
-            small_drawn += sum(cls == 'person' and max(b[2] - b[0], b[3] - b[1]) < 0.3 * short
+            small_drawn += sum(cls == 'person' and max(b[2] - b[0], b[3] - b[1]) < least * short
                                for cls, b in drawn)
             small_annotated += sum(spec['classes'][label] == 'person' and
-                                   max(b[2] - b[0], b[3] - b[1]) < 0.3 * short
+                                   max(b[2] - b[0], b[3] - b[1]) < least * short
                                    for label, b in annotated)
         assert small_drawn > 20  # both draw small persons ...
         assert small_annotated == (0 if name == 'comic' else small_drawn)  # ... one annotates
@@ -348,3 +349,25 @@ def test_v2_records_every_drawn_object_for_evaluating_the_conflicts(tmp_path):
         assert {(a['image_id'], tuple(a['bbox'])) for a in own['annotations']} <= boxes
     # datasets that annotate all they draw get no such file (v1: none at all)
     assert not (tmp_path / 'kitchen' / 'annotations' / 'test_drawn.json').exists()
+
+
+def test_a_root_from_another_draft_of_the_spec_is_regenerated(tmp_path, monkeypatch):
+    """The marker records the spec's digest: stale data of the same version is not reused."""
+    from damex_mmdet.datasets import synthetic
+    root = str(tmp_path)
+    generate_default_benchmark(root, scale=0.02, progress=False, version=2)
+    with open(tmp_path / MARKER_FILE) as f:
+        assert json.load(f)['spec_digest'] == synthetic.benchmark_spec_digest(2)
+    before = _digest(root)
+    generate_default_benchmark(root, scale=0.02, progress=False, version=2)
+    assert _digest(root) == before  # same spec: reused as it is
+    assert synthetic.benchmark_spec_digest(1) != synthetic.benchmark_spec_digest(2)
+    # another draft of v2: larger objects in xray
+    draft = dict(BENCHMARK_V2, xray=dict(BENCHMARK_V2['xray'], size_range=(0.2, 0.4)))
+    monkeypatch.setattr(synthetic, 'BENCHMARKS', {1: synthetic.DEFAULT_BENCHMARK, 2: draft})
+    assert synthetic.benchmark_spec_digest(2) != json.loads(
+        (tmp_path / MARKER_FILE).read_text())['spec_digest']
+    generate_default_benchmark(root, scale=0.02, progress=False, version=2)
+    assert _digest(root) != before
+    with open(tmp_path / MARKER_FILE) as f:
+        assert json.load(f)['spec_digest'] == synthetic.benchmark_spec_digest(2)

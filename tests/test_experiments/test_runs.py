@@ -61,6 +61,22 @@ def test_benchmark_v2_runs_also_score_the_unannotated_objects():
     assert v2.test_dataloader.dataset.datasets.signs.data_root == 'data/damex_default_v2/signs/'
 
 
+def test_a_v2_run_is_tied_to_the_spec_it_trained_on(monkeypatch):
+    """Another draft of v2's spec gives another fingerprint: its finished runs are not reused."""
+    from damex_mmdet.datasets import synthetic
+    from damex_mmdet.experiments.runs import fingerprint
+    settings = ComparisonSettings(data_root='data/damex_default_v2', benchmark_version=2)
+    v1 = build_config('dense', VARIANTS['dense'], 0, ComparisonSettings())
+    assert 'benchmark_spec_digest' not in v1  # v1's fingerprints stay what they were
+    first = build_config('dense', VARIANTS['dense'], 0, settings)
+    assert first.benchmark_spec_digest == synthetic.benchmark_spec_digest(2)
+    draft = dict(synthetic.BENCHMARK_V2, xray=dict(synthetic.BENCHMARK_V2['xray'],
+                                                   max_objects=5))
+    monkeypatch.setattr(synthetic, 'BENCHMARKS', {1: synthetic.DEFAULT_BENCHMARK, 2: draft})
+    second = build_config('dense', VARIANTS['dense'], 0, settings)
+    assert fingerprint(second) != fingerprint(first)
+
+
 def test_a_run_of_another_config_is_set_aside_not_deleted(tmp_path):
     from damex_mmdet.experiments.runs import _set_aside
     run = tmp_path / 'damex' / 'seed0'
