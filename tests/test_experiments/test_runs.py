@@ -70,8 +70,8 @@ def test_a_v2_run_is_tied_to_the_spec_it_trained_on(monkeypatch):
     assert 'benchmark_spec_digest' not in v1  # v1's fingerprints stay what they were
     first = build_config('dense', VARIANTS['dense'], 0, settings)
     assert first.benchmark_spec_digest == synthetic.benchmark_spec_digest(2)
-    draft = dict(synthetic.BENCHMARK_V2, xray=dict(synthetic.BENCHMARK_V2['xray'],
-                                                   max_objects=5))
+    xray = synthetic.BENCHMARK_V2['xray']
+    draft = dict(synthetic.BENCHMARK_V2, xray=dict(xray, max_objects=xray['max_objects'] + 1))
     monkeypatch.setattr(synthetic, 'BENCHMARKS', {1: synthetic.DEFAULT_BENCHMARK, 2: draft})
     second = build_config('dense', VARIANTS['dense'], 0, settings)
     assert fingerprint(second) != fingerprint(first)
