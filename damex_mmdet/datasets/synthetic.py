@@ -381,8 +381,8 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
                          f'{sorted(BENCHMARKS)}.')
     benchmark = BENCHMARKS[version]
     wanted = dict(generator_version=version, seed=seed, scale=float(scale))
-    cached = None if force else _cached_run(root, wanted, benchmark,
-                                            benchmark_spec_digest(version))
+    digest = benchmark_spec_digest(version)
+    cached = None if force else _cached_run(root, wanted, benchmark, digest)
     if cached is not None:
         return cached
     counts = {name: [max(1, round(spec[f'num_{split}'] * scale)) for split in _SPLITS]
@@ -405,8 +405,7 @@ def generate_default_benchmark(root: str, seed: int = 0, scale: float = 1.0,
         datasets[name] = meta
     if bar is not None:
         bar.file.write('\n')  # end the bar's line before the summary
-    _dump(marker_path, dict(wanted, complete=True, spec_digest=benchmark_spec_digest(version),
-                            datasets=datasets))
+    _dump(marker_path, dict(wanted, complete=True, spec_digest=digest, datasets=datasets))
     print_log(f'synthetic benchmark v{version} ({total} images, seed {seed}) written to {root} in '
               f'{time.perf_counter() - start:.1f} s', logger='current')
     return _decode(datasets)
