@@ -27,7 +27,7 @@ from .leave_out import leave_dataset_out
 from .variants import Variant
 
 __all__ = ['ComparisonSettings', 'RunPlan', 'build_config', 'execute', 'run_one', 'run_dir',
-           'training_seconds',
+           'training_seconds', 'with_run_hooks', 'RUN_HOOKS',
            'final_checkpoint', 'fingerprint', 'DEFAULT_DATA_ROOT']
 
 DEFAULT_DATA_ROOT = 'data/damex_default'
@@ -348,6 +348,21 @@ def _train(cfg, key, directory, threads, jobs, config_lock, log, run,
     return summary
 
 
+RUN_HOOKS = ('TimeEstimateHook', 'TrainingClockHook')
+
+
+def with_run_hooks(custom_hooks: list | None) -> list:
+    """``custom_hooks`` plus the hooks every run gets, each once.
+
+    They say early how long the run takes here and count its training time across resumes;
+    they change no result, so they are not written into ``run_config.py``. A config derived
+    from a run's dumped config (an addition's) already holds them and keeps one of each.
+    """
+    hooks = list(custom_hooks or [])
+    present = {h.get('type') for h in hooks}
+    return hooks + [dict(type=t) for t in RUN_HOOKS if t not in present]
+
+
 def run_one(config_file: str, threads: int = 0) -> dict:
     """Train, test and (MoE variants) analyse routing; write and return ``summary.json``."""
     import torch
@@ -361,10 +376,7 @@ def run_one(config_file: str, threads: int = 0) -> dict:
     if threads:
         torch.set_num_threads(threads)
     cfg = Config.fromfile(config_file)
-    # say early how long this run takes here, and count its training time across resumes
-    # (not in run_config.py: they change no result)
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-        dict(type='TimeEstimateHook'), dict(type='TrainingClockHook')]
+    cfg.custom_hooks = with_run_hooks(cfg.get('custom_hooks'))
     runner = Runner.from_cfg(cfg)
     (clock, ) = [h for h in runner.hooks if isinstance(h, TrainingClockHook)]
     start = time.time()

@@ -94,3 +94,14 @@ def test_a_run_of_another_config_is_set_aside_not_deleted(tmp_path):
     assert 'fingerprint abc123' in lines[0] and 'kept in' in lines[0]
     _set_aside(str(run), lines.append)  # nothing left to move: nothing said
     assert len(lines) == 1
+
+
+def test_every_run_gets_its_timing_hooks_once_even_from_a_dumped_run_config():
+    from damex_mmdet.experiments.runs import RUN_HOOKS, with_run_hooks
+    user = [dict(type='ExpertMapHook'), dict(type='RoutingStatsHook', interval=50)]
+    fresh = with_run_hooks(user)
+    assert fresh[:2] == user and [h['type'] for h in fresh[2:]] == list(RUN_HOOKS)
+    # an addition's config inherits the hooks of the run it grows: none is added twice
+    again = with_run_hooks(fresh)
+    assert [h['type'] for h in again] == [h['type'] for h in fresh]
+    assert [h['type'] for h in with_run_hooks(None)] == list(RUN_HOOKS)
