@@ -371,3 +371,13 @@ def test_a_root_from_another_draft_of_the_spec_is_regenerated(tmp_path, monkeypa
     assert _digest(root) != before
     with open(tmp_path / MARKER_FILE) as f:
         assert json.load(f)['spec_digest'] == synthetic.benchmark_spec_digest(2)
+
+
+def test_v2_clutters_every_rgb_image_and_leaves_xray_clean():
+    """Calibration's third knob: 3-8 distractor shapes per RGB image, none on the x-ray slices."""
+    for name, spec in BENCHMARK_V2.items():
+        if name == 'xray':
+            assert 'clutter' not in spec
+        else:
+            lo, hi = spec['clutter']
+            assert 3 <= lo <= hi <= 8, name
