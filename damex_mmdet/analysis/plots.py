@@ -12,13 +12,14 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from .routing_stats import RoutingStats
 
 __all__ = [
     'plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison',
-    'plot_loss_divergence', 'plot_addition'
+    'plot_loss_divergence', 'plot_addition', 'plot_claims'
 ]
 
 
@@ -308,4 +309,40 @@ def plot_addition(data: Mapping, out_png: str) -> str:
     right.set_ylabel(f"{data['dataset']} AP x 100 (mean ± std over seeds)")
     right.set_title('the new dataset', fontsize=10)
     right.legend(fontsize=7)
+    return _save(fig, out_png)
+
+
+def plot_claims(data: Mapping, out_png: str) -> str:
+    """The claims on one axis: each paired difference of mean AP with its 95% interval.
+
+    One row per claim (top first), the marker coloured by its verdict; a
+    claim with fewer than two pairs has a marker and no interval.
+
+    Args:
+        data (Mapping): ``data`` of :func:`damex_mmdet.experiments.claims.claims_report`.
+        out_png (str): output file.
+
+    Returns:
+        str: ``out_png``.
+    """
+    entries = list(data['claims'])
+    colors = {'supported': 'tab:green', 'contradicted': 'tab:red',
+              'not resolvable here': 'tab:gray', 'not tested': 'lightgray'}
+    fig = Figure(figsize=(8.0, 0.5 * len(entries) + 1.4), layout='constrained')
+    ax = fig.subplots()
+    for row, entry in enumerate(entries):
+        d, y = entry['difference'], len(entries) - 1 - row
+        if d['n'] == 0:
+            continue
+        if np.isfinite(d.get('ci_low', np.nan)):
+            ax.plot([d['ci_low'], d['ci_high']], [y, y], color=colors[entry['verdict']])
+        ax.plot([d['mean']], [y], 'o', color=colors[entry['verdict']])
+    ax.axvline(0.0, color='black', linewidth=0.8)
+    ax.set_yticks(range(len(entries)), labels=[
+        f"{e['claim']['key']}: {e['claim']['variant']} - {e['claim']['reference']}"
+        for e in reversed(entries)], fontsize=8)
+    ax.set_xlabel('mean AP x 100, paired difference per seed (95% interval)')
+    handles = [Line2D([], [], color=c, marker='o', label=v)
+               for v, c in colors.items() if any(e['verdict'] == v for e in entries)]
+    ax.legend(handles=handles, fontsize=7, loc='best')
     return _save(fig, out_png)

@@ -17,7 +17,6 @@ comparison is paired by seed (mean, 95% Student-t interval):
 AP values are COCO mAP x 100.
 """
 import csv
-import json
 import math
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -26,22 +25,9 @@ import numpy as np
 
 from .runs import training_seconds
 
-__all__ = ['load_summaries', 'old_dataset_names', 'new_expert_share', 'addition_report']
+__all__ = ['old_dataset_names', 'new_expert_share', 'addition_report']
 
 Summaries = Mapping[str, Mapping[int, dict]]  # variant -> seed -> summary
-
-
-def load_summaries(work_dir: str, variants: Sequence[str], seeds: Sequence[int]
-                   ) -> Dict[str, Dict[int, dict]]:
-    """``variant -> seed -> summary.json`` of the finished runs under ``work_dir``."""
-    out: Dict[str, Dict[int, dict]] = {}
-    for variant in variants:
-        for seed in seeds:
-            path = osp.join(work_dir, variant, f'seed{seed}', 'summary.json')
-            if osp.exists(path):
-                with open(path) as f:
-                    out.setdefault(variant, {})[seed] = json.load(f)
-    return out
 
 
 def old_dataset_names(metrics: Mapping[str, float]) -> List[str]:

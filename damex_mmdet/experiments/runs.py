@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -27,7 +27,7 @@ from .leave_out import leave_dataset_out
 from .variants import Variant
 
 __all__ = ['ComparisonSettings', 'RunPlan', 'build_config', 'execute', 'run_one', 'run_dir',
-           'training_seconds', 'with_run_hooks', 'RUN_HOOKS',
+           'training_seconds', 'with_run_hooks', 'RUN_HOOKS', 'load_summaries',
            'final_checkpoint', 'fingerprint', 'DEFAULT_DATA_ROOT']
 
 DEFAULT_DATA_ROOT = 'data/damex_default'
@@ -175,6 +175,19 @@ def enable_resume(cfg: Config, interval: int, directory: str) -> Optional[str]:
 
 def run_dir(work_dir: str, variant: str, seed: int) -> str:
     return osp.join(work_dir, variant, f'seed{seed}')
+
+
+def load_summaries(work_dir: str, variants: Sequence[str], seeds: Sequence[int]
+                   ) -> Dict[str, Dict[int, dict]]:
+    """``variant -> seed -> summary.json`` of the finished runs under ``work_dir``."""
+    out: Dict[str, Dict[int, dict]] = {}
+    for variant in variants:
+        for seed in seeds:
+            path = osp.join(run_dir(work_dir, variant, seed), 'summary.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    out.setdefault(variant, {})[seed] = json.load(f)
+    return out
 
 
 def fingerprint(cfg: Config) -> str:

@@ -14,7 +14,8 @@ import os.path as osp
 import sys
 
 from damex_mmdet.analysis.plots import plot_addition
-from damex_mmdet.experiments.addition_report import addition_report, load_summaries
+from damex_mmdet.experiments.addition_report import addition_report
+from damex_mmdet.experiments.runs import load_summaries
 from damex_mmdet.experiments.variants import VARIANTS
 
 

@@ -1,0 +1,199 @@
+"""The papers' claims as paired comparisons of finished runs, each with a verdict.
+
+A claim names two variants of the comparison tool and what the papers say of
+them: the first is better (``'better'``), the first is not worse
+(``'not_worse'``), or, for a control, the two do not differ (``'equal'``).
+Its evidence is the paired difference ``variant - reference`` of mean AP over
+the seeds both ran (mean, 95% Student-t interval), and its verdict one of:
+
+- ``supported``: the interval excludes 0 on the side the claim states (for
+  ``'equal'``: the interval contains 0);
+- ``contradicted``: the interval excludes 0 on the other side (for ``'equal'``:
+  it excludes 0 at all);
+- ``not resolvable here``: the interval contains 0; the sentence then gives
+  the smallest true difference the same number of pairs detects with 80%
+  power, with the spread of the paired differences seen as the noise.
+
+Fewer than two pairs give ``not tested``. Each claim also carries the paired
+differences of every dataset's AP, of the AP on objects a dataset leaves
+unannotated (``drawn/...`` metrics of benchmark v2) and the router accuracy of
+its MoE variants, so that one can read where a gain or a loss sits.
+
+AP values are COCO mAP x 100.
+"""
+import math
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+__all__ = ['Claim', 'V2_CLAIMS', 'VERDICTS', 'judge', 'claims_report']
+
+#: the three verdicts a tested claim can get (and ``not tested``)
+VERDICTS = ('supported', 'contradicted', 'not resolvable here', 'not tested')
+_KINDS = ('better', 'not_worse', 'equal')
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: ``variant`` against ``reference`` on mean AP."""
+
+    key: str  # short id used in tables and results (e.g. '1', '3a')
+    statement: str  # the claim in one sentence, as the papers make it
+    variant: str  # the comparison tool's variant the claim is about (minuend)
+    reference: str  # the variant it is compared with (subtrahend)
+    kind: str = 'better'  # 'better' | 'not_worse' (variant >= reference) | 'equal' (a control)
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise ValueError(f'Claim {self.key!r}: kind must be one of {_KINDS}, '
+                             f'got {self.kind!r}.')
+
+
+#: The claims of ``docs/results/benchmark_v2/PLAN.md`` (fixed with the plan, before any
+#: MoE run). Claim 6 (where the gains sit) is read from the per-dataset columns of 1 and 4.
+V2_CLAIMS: Tuple[Claim, ...] = (
+    Claim('control', 'A 1e-6 change of the learning rate moves no result (jitter control)',
+          'dense-jitter', 'dense', 'equal'),
+    Claim('1', 'DAMEX beats dense DINO', 'damex', 'dense'),
+    Claim('2', 'Dataset-aware routing beats vanilla MoE', 'damex', 'moe'),
+    Claim('3a', "Vanilla MoE's deficit is its token dropping: dropless MoE beats it",
+          'moe-dropless', 'moe'),
+    Claim('3b', 'Without token dropping, vanilla MoE is not worse than DAMEX',
+          'moe-dropless', 'damex', 'not_worse'),
+    Claim('4', 'A human-prior map beats a random one (DAMEX Table 5)',
+          'damex', 'damex-random-map'),
+    Claim('5', "GEM's map-forced dispatch is at least as good as DAMEX's learned routing",
+          'gem', 'damex', 'not_worse'),
+)
+
+
+def judge(claim: Claim, difference: Mapping, detectable: float) -> Tuple[str, str]:
+    """The verdict of ``claim`` and one plain sentence saying why.
+
+    Args:
+        claim (Claim): the claim.
+        difference (Mapping): :func:`~damex_mmdet.evaluation.comparison.paired_difference`
+            of mean AP x 100 (``n``, ``mean``, ``ci_low``, ``ci_high``).
+        detectable (float): smallest difference (AP x 100) the same number of pairs detects
+            with 80% power (NaN when unknown).
+
+    Returns:
+        tuple[str, str]: one of :data:`VERDICTS`, and the sentence.
+    """
+    n = difference['n']
+    if n < 2:
+        return 'not tested', f'{n} pair(s): an interval needs at least 2.'
+    low, high, mean = difference['ci_low'], difference['ci_high'], difference['mean']
+    interval = f'{mean:+.1f} [{low:+.1f}, {high:+.1f}] AP over {n} pairs'
+    power = (f'; {n} pairs detect a true difference of {detectable:.1f} AP with 80% power'
+             if math.isfinite(detectable) else '')
+    excludes = low > 0 or high < 0
+    if claim.kind == 'equal':
+        if excludes:
+            return 'contradicted', f'{interval} excludes 0: the two differ.'
+        return 'supported', f'{interval} contains 0{power}.'
+    if low > 0:
+        return 'supported', f'{interval}: {claim.variant} is better than {claim.reference}.'
+    if high < 0:
+        return 'contradicted', f'{interval}: {claim.variant} is worse than {claim.reference}.'
+    bound = (f'; a deficit larger than {-low:.1f} AP is excluded'
+             if claim.kind == 'not_worse' else '')
+    return 'not resolvable here', f'{interval} contains 0{bound}{power}.'
+
+
+def _per_seed(summaries: Mapping[str, Mapping[int, dict]], variant: str,
+              metric: str) -> Dict[int, float]:
+    return {seed: 100.0 * s['metrics'][metric]
+            for seed, s in summaries.get(variant, {}).items() if metric in s['metrics']}
+
+
+def claims_report(summaries: Mapping[str, Mapping[int, dict]],
+                  claims: Sequence[Claim] = V2_CLAIMS) -> dict:
+    """Every claim's evidence and verdict, and its markdown.
+
+    Args:
+        summaries (Mapping): ``variant -> seed -> summary.json`` of finished runs
+            (:func:`damex_mmdet.experiments.runs.load_summaries`).
+        claims (Sequence[Claim]): the claims to judge.
+
+    Returns:
+        dict: ``data`` (``claims``: one entry per claim with ``difference`` of mean AP,
+        ``detectable``, ``verdict``, ``sentence``, ``per_metric`` paired differences and
+        ``router_accuracy``) and ``markdown``.
+    """
+    from damex_mmdet.evaluation.comparison import paired_difference
+    from damex_mmdet.evaluation.power import detectable_difference
+    from damex_mmdet.evaluation.results_table import format_markdown_table
+
+    entries: List[dict] = []
+    for claim in claims:
+        runs = [summaries.get(v, {}) for v in (claim.variant, claim.reference)]
+        keys = sorted({k for side in runs for s in side.values() for k in s['metrics']})
+        per_metric = {}
+        for metric in keys:
+            if not (metric.endswith('/bbox_mAP') or metric.endswith('/bbox_mAP_50')):
+                continue
+            diff = paired_difference(_per_seed(summaries, claim.variant, metric),
+                                     _per_seed(summaries, claim.reference, metric))
+            if diff['n']:
+                per_metric[metric] = diff
+        main = per_metric.get('mean/bbox_mAP') or paired_difference({}, {})
+        detectable = detectable_difference(main['std'], main['n']) if main['n'] >= 2 \
+            else math.nan
+        verdict, sentence = judge(claim, main, detectable)
+        accuracy = {v: {m: sum(s['metrics'][m] for s in summaries[v].values()) /
+                        len(summaries[v]) * 100.0
+                        for m in sorted({k for s in summaries[v].values() for k in s['metrics']
+                                         if k.startswith('router_acc/')})}
+                    for v in (claim.variant, claim.reference) if v in summaries}
+        entries.append(dict(claim=asdict(claim), difference=main, detectable=detectable,
+                            verdict=verdict, sentence=sentence, per_metric=per_metric,
+                            router_accuracy={v: a for v, a in accuracy.items() if a}))
+    markdown = _markdown(entries, format_markdown_table)
+    return dict(data=dict(claims=entries), markdown=markdown)
+
+
+def _fmt(diff: Mapping) -> str:
+    if not diff or diff['n'] == 0:
+        return 'n/a'
+    if diff['n'] < 2:
+        return f"{diff['mean']:+.1f} (n=1)"
+    mark = '*' if diff['distinguishable'] else ''
+    return f"{diff['mean']:+.1f} [{diff['ci_low']:+.1f}, {diff['ci_high']:+.1f}]{mark}"
+
+
+def _drawn_label(metric: str) -> str:
+    """``drawn/street/signs/bbox_mAP_50`` -> ``signs drawn in street AP50``."""
+    images, classes = metric.split('/')[1:3]
+    if images == classes:
+        return f'every {images} object drawn AP50'
+    return f'{classes} drawn in {images} AP50'
+
+
+def _markdown(entries: Sequence[dict], table) -> str:
+    rows = [['claim', 'statement', 'difference (mean AP)', 'pairs', 'excludes 0',
+             'detectable (80% power)', 'verdict']]
+    for e in entries:
+        c, d = e['claim'], e['difference']
+        rows.append([c['key'], f"{c['statement']} (`{c['variant']}` - `{c['reference']}`)",
+                     _fmt(d), str(d['n']), 'yes' if d.get('distinguishable') else 'no',
+                     f"{e['detectable']:.1f}" if math.isfinite(e['detectable']) else 'n/a',
+                     f"**{e['verdict']}**"])
+    lines = ['Paired differences per seed of mean AP x 100, mean [95% t interval]; `*`: the '
+             'interval excludes 0. "detectable": the smallest true difference the same pairs '
+             'detect with 80% power, the spread of the paired differences taken as the noise.',
+             '', table(rows), '']
+    lines += [f"- **{e['claim']['key']}: {e['verdict']}.** {e['sentence']}" for e in entries]
+    names = sorted({m.split('/')[0] for e in entries for m in e['per_metric']
+                    if m.count('/') == 1 and not m.startswith('mean/')})
+    drawn = sorted({m for e in entries for m in e['per_metric'] if m.startswith('drawn/') and
+                    m.endswith('/bbox_mAP_50')})
+    if names:
+        columns = [f'{n}/bbox_mAP' for n in names] + drawn
+        labels = [f'{n} AP' for n in names] + [_drawn_label(m) for m in drawn]
+        per = [['claim', *labels]]
+        for e in entries:
+            per.append([e['claim']['key'], *(_fmt(e['per_metric'].get(m, {})) for m in columns)])
+        lines += ['', 'Where each difference sits: per dataset AP, and AP50 on the objects a '
+                  'dataset draws but does not annotate ("B drawn in A": B\'s classes scored '
+                  "against every drawn object in A's test images):", '', table(per)]
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,79 @@
+"""The claims report: paired by seed, judged by the interval, with the power of the pairs."""
+import json
+import math
+
+import pytest
+
+from damex_mmdet.experiments.claims import V2_CLAIMS, Claim, claims_report, judge
+from damex_mmdet.experiments.variants import VARIANTS
+
+
+def _summary(comic, street, drawn=None, acc=None):
+    metrics = {'comic/bbox_mAP': comic, 'street/bbox_mAP': street,
+               'mean/bbox_mAP': (comic + street) / 2}
+    if drawn is not None:
+        metrics['drawn/street/signs/bbox_mAP_50'] = drawn
+    if acc is not None:
+        metrics['router_acc/decoder.layers.0.ffn'] = acc
+    return dict(metrics=metrics)
+
+
+def _diff(mean, low, high, n=3):
+    return dict(n=n, mean=mean, ci_low=low, ci_high=high, std=1.0,
+                distinguishable=low > 0 or high < 0)
+
+
+def test_the_verdict_follows_the_interval_and_the_side_the_claim_states():
+    better = Claim('1', 'a beats b', 'a', 'b')
+    assert judge(better, _diff(2.0, 0.5, 3.5), 3.0)[0] == 'supported'
+    assert judge(better, _diff(-2.0, -3.5, -0.5), 3.0)[0] == 'contradicted'
+    verdict, sentence = judge(better, _diff(0.5, -1.0, 2.0), 3.0)
+    assert verdict == 'not resolvable here' and 'detect a true difference of 3.0 AP' in sentence
+    not_worse = Claim('5', 'a is not worse than b', 'a', 'b', 'not_worse')
+    verdict, sentence = judge(not_worse, _diff(0.5, -1.0, 2.0), 3.0)
+    assert verdict == 'not resolvable here' and 'deficit larger than 1.0 AP is excluded' in sentence
+    assert judge(not_worse, _diff(-2.0, -3.5, -0.5), 3.0)[0] == 'contradicted'
+    control = Claim('c', 'nothing moves', 'a', 'b', 'equal')
+    assert judge(control, _diff(0.1, -0.5, 0.7), 1.0)[0] == 'supported'
+    assert judge(control, _diff(1.0, 0.5, 1.5), 1.0)[0] == 'contradicted'
+    assert judge(better, _diff(2.0, math.nan, math.nan, n=1), math.nan)[0] == 'not tested'
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Claim('x', 'bad', 'a', 'b', 'greater')
+
+
+def test_claims_pair_runs_by_seed_and_say_where_the_difference_sits():
+    # damex: +2 AP on street at every seed (noisy per seed), comic unchanged, and finds the
+    # unannotated signs better; dense-jitter: identical to dense
+    dense = {s: _summary(0.50 + s / 100, 0.60 - s / 50, drawn=0.4) for s in range(3)}
+    damex = {s: _summary(0.50 + s / 100, 0.62 - s / 50 + (0.004 if s == 1 else 0.0),
+                         drawn=0.5, acc=0.9) for s in range(3)}
+    claims = (Claim('control', 'jitter moves nothing', 'dense-jitter', 'dense', 'equal'),
+              Claim('1', 'DAMEX beats dense', 'damex', 'dense'),
+              Claim('4', 'prior beats random', 'damex', 'damex-random-map'))
+    out = claims_report({'dense': dense, 'dense-jitter': dense, 'damex': damex}, claims)
+    control, first, missing = out['data']['claims']
+    assert control['verdict'] == 'supported'
+    assert control['difference']['mean'] == pytest.approx(0.0)
+    assert control['detectable'] == 0.0  # identical pairs: any difference would show
+    assert first['verdict'] == 'supported'
+    assert first['difference']['n'] == 3
+    assert first['difference']['mean'] == pytest.approx((1.0 + 1.2 + 1.0) / 3)  # half of street
+    assert first['per_metric']['street/bbox_mAP']['mean'] == pytest.approx((2 + 2.4 + 2) / 3)
+    assert first['per_metric']['comic/bbox_mAP']['mean'] == pytest.approx(0.0)
+    assert first['per_metric']['drawn/street/signs/bbox_mAP_50']['mean'] == pytest.approx(10.0)
+    assert first['router_accuracy'] == {
+        'damex': {'router_acc/decoder.layers.0.ffn': pytest.approx(90.0)}}
+    assert 0 < first['detectable'] < 2.0
+    assert missing['verdict'] == 'not tested'  # damex-random-map never ran
+    md = out['markdown']
+    row = next(line for line in md.splitlines() if 'DAMEX beats dense (`damex` - `dense`)' in line)
+    assert '+1.1 [' in row and '**supported**' in row
+    assert 'signs drawn in street AP50' in md
+    json.dumps(out['data'])  # results.json-ready
+
+
+def test_every_v2_claim_names_variants_of_the_comparison_tool():
+    keys = [c.key for c in V2_CLAIMS]
+    assert len(set(keys)) == len(keys)
+    for claim in V2_CLAIMS:
+        assert claim.variant in VARIANTS and claim.reference in VARIANTS, claim
