@@ -21,7 +21,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ['summarize_metric', 'paired_difference', 'compare_variants',
+__all__ = ['summarize_metric', 'paired_difference', 'format_difference', 'compare_variants',
            'comparison_table_rows', 'difference_table_rows']
 
 Results = Mapping[str, Mapping[int, Mapping[str, float]]]
@@ -69,6 +69,19 @@ def paired_difference(variant: Mapping[int, float], baseline: Mapping[int, float
     low, high = mean - half, mean + half
     return dict(n=n, mean=mean, std=std, ci_low=low, ci_high=high,
                 distinguishable=bool(half > 0 and (low > 0 or high < 0)), seeds=seeds)
+
+
+def format_difference(diff: Optional[Mapping]) -> str:
+    """``+1.2 [-0.3, +2.7]*`` of a :func:`paired_difference` already in display units.
+
+    ``*`` marks an interval that excludes 0; one pair reads ``+1.2 (n=1)``, none ``n/a``.
+    """
+    if not diff or diff['n'] == 0:
+        return 'n/a'
+    if diff['n'] < 2:
+        return f"{diff['mean']:+.1f} (n=1)"
+    mark = '*' if diff['distinguishable'] else ''
+    return f"{diff['mean']:+.1f} [{diff['ci_low']:+.1f}, {diff['ci_high']:+.1f}]{mark}"
 
 
 def compare_variants(results: Results, metrics: Sequence[str], baseline: str,

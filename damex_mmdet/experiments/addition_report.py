@@ -23,6 +23,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from damex_mmdet.evaluation.comparison import format_difference
+
 from .runs import training_seconds
 
 __all__ = ['old_dataset_names', 'new_expert_share', 'addition_report']
@@ -59,15 +61,6 @@ def new_expert_share(routing_csv: str, old_names: Sequence[str]) -> float:
 def _pair(after: Mapping[int, float], before: Mapping[int, float]) -> dict:
     from damex_mmdet.evaluation.comparison import paired_difference
     return paired_difference(after, before)
-
-
-def _fmt(diff: dict) -> str:
-    if diff['n'] == 0:
-        return 'n/a'
-    if diff['n'] < 2:
-        return f"{diff['mean']:+.1f} (n=1)"
-    mark = '*' if diff['distinguishable'] else ''
-    return f"{diff['mean']:+.1f} [{diff['ci_low']:+.1f}, {diff['ci_high']:+.1f}]{mark}"
 
 
 def _mean_std(values: Sequence[float]) -> str:
@@ -127,15 +120,15 @@ def addition_report(summaries: Summaries, dataset: str,
                      train_seconds={s: training_seconds(m) for s, m in after.items()})
         old_rows.append([arm, before_of[arm], _mean_std(list(mean_before.values())),
                          _mean_std(list(mean_after.values())),
-                         _fmt(entry['old_mean_difference']),
-                         *(_fmt(per_dataset[n]) for n in names)])
+                         format_difference(entry['old_mean_difference']),
+                         *(format_difference(per_dataset[n]) for n in names)])
         ratio = (np.mean([new_ap[s] for s in new_ap if s in joint_ap]) /
                  np.mean([joint_ap[s] for s in new_ap if s in joint_ap])
                  if joint_ap and set(new_ap) & set(joint_ap) else math.nan)
         entry['new_ratio_to_joint'] = float(ratio)
         iterations = {m.get('max_iters') for m in after.values()} - {None}
         new_rows.append([arm, _mean_std(list(new_ap.values())),
-                         _fmt(entry['new_minus_joint']) if joint_ap else 'n/a',
+                         format_difference(entry['new_minus_joint']) if joint_ap else 'n/a',
                          f'{ratio:.2f}' if math.isfinite(ratio) else 'n/a',
                          ', '.join(map(str, sorted(iterations))) or 'n/a',
                          _mean_std([v for v in entry['train_seconds'].values()
@@ -150,7 +143,7 @@ def addition_report(summaries: Summaries, dataset: str,
                 if osp.exists(path):
                     shares[seed] = 100.0 * new_expert_share(path, names)
             entry['old_tokens_on_new_expert'] = shares
-            door_rows.append([arm, _fmt(entry['shut_minus_trained']),
+            door_rows.append([arm, format_difference(entry['shut_minus_trained']),
                               _mean_std(list(shares.values())) + ' %' if shares else 'n/a'])
         data[arm] = entry
     lines = [f'Adding `{dataset}`: AP x 100, paired by seed, mean [95% t interval] (`*`: '

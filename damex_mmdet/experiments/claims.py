@@ -25,6 +25,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Mapping, Sequence, Tuple
 
+from damex_mmdet.evaluation.comparison import format_difference, paired_difference
+from damex_mmdet.evaluation.power import detectable_difference
+from damex_mmdet.evaluation.results_table import format_markdown_table
+
 __all__ = ['Claim', 'V2_CLAIMS', 'VERDICTS', 'judge', 'claims_report']
 
 #: the three verdicts a tested claim can get (and ``not tested``)
@@ -106,6 +110,16 @@ def _per_seed(summaries: Mapping[str, Mapping[int, dict]], variant: str,
             for seed, s in summaries.get(variant, {}).items() if metric in s['metrics']}
 
 
+def _router_accuracy(runs: Mapping[int, dict]) -> Dict[str, float]:
+    """``router_acc/<layer>`` -> mean over the seeds that report it, in %."""
+    values: Dict[str, List[float]] = {}
+    for summary in runs.values():
+        for key, value in summary['metrics'].items():
+            if key.startswith('router_acc/'):
+                values.setdefault(key, []).append(100.0 * value)
+    return {key: sum(v) / len(v) for key, v in sorted(values.items())}
+
+
 def claims_report(summaries: Mapping[str, Mapping[int, dict]],
                   claims: Sequence[Claim] = V2_CLAIMS) -> dict:
     """Every claim's evidence and verdict, and its markdown.
@@ -120,10 +134,6 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
         ``detectable``, ``verdict``, ``sentence``, ``per_metric`` paired differences and
         ``router_accuracy``) and ``markdown``.
     """
-    from damex_mmdet.evaluation.comparison import paired_difference
-    from damex_mmdet.evaluation.power import detectable_difference
-    from damex_mmdet.evaluation.results_table import format_markdown_table
-
     entries: List[dict] = []
     for claim in claims:
         runs = [summaries.get(v, {}) for v in (claim.variant, claim.reference)]
@@ -140,25 +150,13 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
         detectable = detectable_difference(main['std'], main['n']) if main['n'] >= 2 \
             else math.nan
         verdict, sentence = judge(claim, main, detectable)
-        accuracy = {v: {m: sum(s['metrics'][m] for s in summaries[v].values()) /
-                        len(summaries[v]) * 100.0
-                        for m in sorted({k for s in summaries[v].values() for k in s['metrics']
-                                         if k.startswith('router_acc/')})}
-                    for v in (claim.variant, claim.reference) if v in summaries}
+        accuracy = {v: _router_accuracy(summaries.get(v, {}))
+                    for v in (claim.variant, claim.reference)}
         entries.append(dict(claim=asdict(claim), difference=main, detectable=detectable,
                             verdict=verdict, sentence=sentence, per_metric=per_metric,
                             router_accuracy={v: a for v, a in accuracy.items() if a}))
-    markdown = _markdown(entries, format_markdown_table)
+    markdown = _markdown(entries)
     return dict(data=dict(claims=entries), markdown=markdown)
-
-
-def _fmt(diff: Mapping) -> str:
-    if not diff or diff['n'] == 0:
-        return 'n/a'
-    if diff['n'] < 2:
-        return f"{diff['mean']:+.1f} (n=1)"
-    mark = '*' if diff['distinguishable'] else ''
-    return f"{diff['mean']:+.1f} [{diff['ci_low']:+.1f}, {diff['ci_high']:+.1f}]{mark}"
 
 
 def _drawn_label(metric: str) -> str:
@@ -169,19 +167,20 @@ def _drawn_label(metric: str) -> str:
     return f'{classes} drawn in {images} AP50'
 
 
-def _markdown(entries: Sequence[dict], table) -> str:
+def _markdown(entries: Sequence[dict]) -> str:
     rows = [['claim', 'statement', 'difference (mean AP)', 'pairs', 'excludes 0',
              'detectable (80% power)', 'verdict']]
     for e in entries:
         c, d = e['claim'], e['difference']
         rows.append([c['key'], f"{c['statement']} (`{c['variant']}` - `{c['reference']}`)",
-                     _fmt(d), str(d['n']), 'yes' if d.get('distinguishable') else 'no',
+                     format_difference(d), str(d['n']),
+                     'yes' if d.get('distinguishable') else 'no',
                      f"{e['detectable']:.1f}" if math.isfinite(e['detectable']) else 'n/a',
                      f"**{e['verdict']}**"])
     lines = ['Paired differences per seed of mean AP x 100, mean [95% t interval]; `*`: the '
              'interval excludes 0. "detectable": the smallest true difference the same pairs '
              'detect with 80% power, the spread of the paired differences taken as the noise.',
-             '', table(rows), '']
+             '', format_markdown_table(rows), '']
     lines += [f"- **{e['claim']['key']}: {e['verdict']}.** {e['sentence']}" for e in entries]
     names = sorted({m.split('/')[0] for e in entries for m in e['per_metric']
                     if m.count('/') == 1 and not m.startswith('mean/')})
@@ -192,8 +191,9 @@ def _markdown(entries: Sequence[dict], table) -> str:
         labels = [f'{n} AP' for n in names] + [_drawn_label(m) for m in drawn]
         per = [['claim', *labels]]
         for e in entries:
-            per.append([e['claim']['key'], *(_fmt(e['per_metric'].get(m, {})) for m in columns)])
+            per.append([e['claim']['key'],
+                        *(format_difference(e['per_metric'].get(m)) for m in columns)])
         lines += ['', 'Where each difference sits: per dataset AP, and AP50 on the objects a '
                   'dataset draws but does not annotate ("B drawn in A": B\'s classes scored '
-                  "against every drawn object in A's test images):", '', table(per)]
+                  "against every drawn object in A's test images):", '', format_markdown_table(per)]
     return '\n'.join(lines) + '\n'

@@ -364,7 +364,7 @@ def _train(cfg, key, directory, threads, jobs, config_lock, log, run,
 RUN_HOOKS = ('TimeEstimateHook', 'TrainingClockHook')
 
 
-def with_run_hooks(custom_hooks: list | None) -> list:
+def with_run_hooks(custom_hooks: Optional[list]) -> list:
     """``custom_hooks`` plus the hooks every run gets, each once.
 
     They say early how long the run takes here and count its training time across resumes;
