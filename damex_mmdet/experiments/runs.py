@@ -386,6 +386,8 @@ def run_one(config_file: str, threads: int = 0) -> dict:
     from damex_mmdet.analysis import collect_routing, plot_utilization
     from damex_mmdet.engine import TrainingClockHook
 
+    from .archive import machine_record
+
     if threads:
         torch.set_num_threads(threads)
     cfg = Config.fromfile(config_file)
@@ -402,6 +404,7 @@ def run_one(config_file: str, threads: int = 0) -> dict:
         train_seconds_this_process=round(clock.seconds_this_process(), 1),
         train_seconds_complete=clock.complete,
         max_iters=cfg.train_cfg.get('max_iters'), threads=torch.get_num_threads(),
+        machine=machine_record(),  # the last process's: a resumed run says where it ended
         metrics=metrics, resumed_from=cfg.load_from if cfg.get('resume') else None)
     layers = getattr(runner.model, 'moe_layers', None)  # MoE detectors have the property
     if layers:
