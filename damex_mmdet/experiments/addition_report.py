@@ -12,7 +12,11 @@ comparison is paired by seed (mean, 95% Student-t interval):
 - **doors** (frozen arms): the old datasets' mean AP with the new classes shut
   minus as trained (``shut/...`` metrics), and the share of old-dataset tokens
   whose top-1 expert is the new one (``routing/top1_share.csv``);
-- **compute**: iterations and training seconds per arm.
+- **compute**: iterations and training seconds per arm;
+- **router accuracy** (MoE arms): the old datasets' mean before and after, the
+  new dataset's after (mean over the MoE layers);
+- **machines**: which CPU made which runs (a pair made on two CPU kinds is
+  paired across machines).
 
 AP values are COCO mAP x 100.
 """
@@ -25,9 +29,10 @@ import numpy as np
 
 from damex_mmdet.evaluation.comparison import format_difference
 
+from .archive import runs_by_machine
 from .runs import training_seconds
 
-__all__ = ['old_dataset_names', 'new_expert_share', 'addition_report']
+__all__ = ['old_dataset_names', 'new_expert_share', 'router_accuracy_of', 'addition_report']
 
 Summaries = Mapping[str, Mapping[int, dict]]  # variant -> seed -> summary
 
@@ -56,6 +61,17 @@ def new_expert_share(routing_csv: str, old_names: Sequence[str]) -> float:
     if not shares:
         raise ValueError(f'{routing_csv}: no row of the old datasets {list(old_names)}.')
     return float(np.mean(shares))
+
+
+def router_accuracy_of(summary: dict, names: Sequence[str]) -> float:
+    """Router accuracy (%) of ``names``: mean over the MoE layers of the mean over the names.
+
+    NaN for a run without router accuracy (dense) or without any of ``names``.
+    """
+    per_layer = [[values[n] for n in names if n in values]
+                 for values in (summary.get('router_accuracy') or {}).values()]
+    per_layer = [float(np.mean(v)) for v in per_layer if v]
+    return 100.0 * float(np.mean(per_layer)) if per_layer else math.nan
 
 
 def _pair(after: Mapping[int, float], before: Mapping[int, float]) -> dict:
@@ -101,6 +117,7 @@ def addition_report(summaries: Summaries, dataset: str,
                  'train s']]
     door_rows = [['arm', 'old mean AP, new classes shut - as trained',
                   'old tokens on the new expert']]
+    router_rows = [['arm', 'old datasets before', 'old datasets after', f'{dataset} after']]
     joint_ap = {s: 100.0 * m['metrics'].get(f'{dataset}/bbox_mAP', math.nan)
                 for s, m in (joint or {}).items()}
     for arm in arms:
@@ -145,7 +162,15 @@ def addition_report(summaries: Summaries, dataset: str,
             entry['old_tokens_on_new_expert'] = shares
             door_rows.append([arm, format_difference(entry['shut_minus_trained']),
                               _mean_std(list(shares.values())) + ' %' if shares else 'n/a'])
+        router = {when: {s: router_accuracy_of(m, names) for s, m in runs.items()}
+                  for when, runs in (('old_before', before), ('old_after', after))}
+        router['new_after'] = {s: router_accuracy_of(m, [dataset]) for s, m in after.items()}
+        if any(math.isfinite(v) for v in router['old_after'].values()):
+            entry['router_accuracy'] = router
+            router_rows.append([arm, *(_mean_std(list(router[k].values())) for k in
+                                       ('old_before', 'old_after', 'new_after'))])
         data[arm] = entry
+    machines = runs_by_machine(summaries)
     lines = [f'Adding `{dataset}`: AP x 100, paired by seed, mean [95% t interval] (`*`: '
              'excludes 0).', '', '**Old datasets**, after minus before:', '',
              format_markdown_table(old_rows), '', f'**The new dataset** (`{dataset}`), against '
@@ -154,5 +179,11 @@ def addition_report(summaries: Summaries, dataset: str,
     if len(door_rows) > 1:
         lines += ['**Where the old datasets can move** (frozen arms):', '',
                   format_markdown_table(door_rows), '']
+    if len(router_rows) > 1:
+        lines += ['**Router accuracy** (% of tokens on a mapped expert, mean over the MoE '
+                  'layers):', '', format_markdown_table(router_rows), '']
+    lines += ['**Machines** (the runs each CPU made):', '',
+              *(f'- {label}: {", ".join(runs)}' for label, runs in machines.items()), '']
     return dict(markdown='\n'.join(lines), data=dict(dataset=dataset, old_datasets=names,
-                                                     joint_ap=joint_ap, arms=data))
+                                                     joint_ap=joint_ap, arms=data,
+                                                     machines=machines))

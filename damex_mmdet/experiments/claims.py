@@ -29,6 +29,8 @@ from damex_mmdet.evaluation.comparison import format_difference, paired_differen
 from damex_mmdet.evaluation.power import detectable_difference
 from damex_mmdet.evaluation.results_table import format_markdown_table
 
+from .archive import runs_by_machine, seeds_across_machines
+
 __all__ = ['Claim', 'V2_CLAIMS', 'VERDICTS', 'judge', 'claims_report']
 
 #: the three verdicts a tested claim can get (and ``not tested``)
@@ -154,9 +156,12 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
                     for v in (claim.variant, claim.reference)}
         entries.append(dict(claim=asdict(claim), difference=main, detectable=detectable,
                             verdict=verdict, sentence=sentence, per_metric=per_metric,
-                            router_accuracy={v: a for v, a in accuracy.items() if a}))
-    markdown = _markdown(entries)
-    return dict(data=dict(claims=entries), markdown=markdown)
+                            router_accuracy={v: a for v, a in accuracy.items() if a},
+                            seeds_across_machines=seeds_across_machines(
+                                summaries, claim.variant, claim.reference)))
+    machines = runs_by_machine(summaries)
+    markdown = _markdown(entries, machines)
+    return dict(data=dict(claims=entries, machines=machines), markdown=markdown)
 
 
 def _drawn_label(metric: str) -> str:
@@ -167,13 +172,13 @@ def _drawn_label(metric: str) -> str:
     return f'{classes} drawn in {images} AP50'
 
 
-def _markdown(entries: Sequence[dict]) -> str:
+def _markdown(entries: Sequence[dict], machines: Mapping[str, Sequence[str]]) -> str:
     rows = [['claim', 'statement', 'difference (mean AP)', 'pairs', 'excludes 0',
              'detectable (80% power)', 'verdict']]
     for e in entries:
         c, d = e['claim'], e['difference']
         rows.append([c['key'], f"{c['statement']} (`{c['variant']}` - `{c['reference']}`)",
-                     format_difference(d), str(d['n']),
+                     format_difference(d), _pairs(d['n'], e['seeds_across_machines']),
                      'yes' if d.get('distinguishable') else 'no',
                      f"{e['detectable']:.1f}" if math.isfinite(e['detectable']) else 'n/a',
                      f"**{e['verdict']}**"])
@@ -196,4 +201,13 @@ def _markdown(entries: Sequence[dict]) -> str:
         lines += ['', 'Where each difference sits: per dataset AP, and AP50 on the objects a '
                   'dataset draws but does not annotate ("B drawn in A": B\'s classes scored '
                   "against every drawn object in A's test images):", '', format_markdown_table(per)]
+    lines += ['', 'Machines (the runs each CPU made):', '',
+              *(f'- {label}: {", ".join(runs)}' for label, runs in machines.items())]
     return '\n'.join(lines) + '\n'
+
+
+def _pairs(n: int, across: Sequence[int]) -> str:
+    """``'3'``, or ``'3 (seed 2 across CPUs)'`` when pairs were made on two machines."""
+    if not across:
+        return str(n)
+    return f"{n} (seed{'s' if len(across) > 1 else ''} {', '.join(map(str, across))} across CPUs)"

@@ -1,18 +1,26 @@
 """The add-a-dataset tables: paired by seed, old datasets' mean, the joint reference, doors."""
+import math
+import os.path as osp
+
 import pytest
 
 from damex_mmdet.experiments.addition_report import (addition_report, new_expert_share,
-                                                     old_dataset_names)
+                                                     old_dataset_names, router_accuracy_of)
 
 OLD = ('comic', 'xray')
 
 
-def _summary(aps, seconds=10.0, iters=600, shut=None):
+def _summary(aps, seconds=10.0, iters=600, shut=None, router=None, cpu=None):
     metrics = {f'{n}/bbox_mAP': v for n, v in aps.items()}
     metrics['mean/bbox_mAP'] = sum(aps.values()) / len(aps)
     for n, v in (shut or {}).items():
         metrics[f'shut/{n}/bbox_mAP'] = v
-    return dict(metrics=metrics, train_seconds=seconds, max_iters=iters)
+    summary = dict(metrics=metrics, train_seconds=seconds, max_iters=iters)
+    if router:  # {dataset: accuracy} of both MoE layers
+        summary['router_accuracy'] = {layer: {**router, 'mean': 0.0} for layer in ('L0', 'L2')}
+    if cpu:
+        summary['machine'] = dict(cpu=cpu, cores=2, torch='2.13.0', python='3.11.7')
+    return summary
 
 
 def _routing(tmp_path, seed, share):
@@ -28,10 +36,13 @@ def _routing(tmp_path, seed, share):
 
 
 def test_old_and_new_datasets_are_paired_by_seed(tmp_path):
-    before = {s: _summary({'comic': 0.50 + s / 100, 'xray': 0.70}) for s in range(3)}
+    before = {s: _summary({'comic': 0.50 + s / 100, 'xray': 0.70},
+                          router={'comic': 1.0, 'xray': 0.9}, cpu='CPU A') for s in range(3)}
     # the frozen addition: comic -1 AP, xray unchanged; kitchen new; shut: both +0.5 AP
     after = {s: _summary({'comic': 0.49 + s / 100, 'xray': 0.70, 'kitchen': 0.30 + s / 100},
-                         shut={'comic': 0.495 + s / 100, 'xray': 0.705, 'kitchen': 0.0})
+                         shut={'comic': 0.495 + s / 100, 'xray': 0.705, 'kitchen': 0.0},
+                         router={'comic': 0.9, 'xray': 0.9, 'kitchen': 0.5},
+                         cpu='CPU B' if s == 2 else 'CPU A')
              for s in range(3)}
     joint = {s: _summary({'comic': 0.5, 'xray': 0.7, 'kitchen': 0.40 + s / 100})
              for s in range(3)}
@@ -47,9 +58,17 @@ def test_old_and_new_datasets_are_paired_by_seed(tmp_path):
     assert arm['new_ratio_to_joint'] == pytest.approx(31 / 41)
     assert arm['shut_minus_trained']['mean'] == pytest.approx(0.5)
     assert arm['old_tokens_on_new_expert'] == pytest.approx({0: 2.0, 1: 4.0, 2: 6.0})
+    assert arm['router_accuracy']['old_before'] == pytest.approx({s: 95.0 for s in range(3)})
+    assert arm['router_accuracy']['old_after'] == pytest.approx({s: 90.0 for s in range(3)})
+    assert arm['router_accuracy']['new_after'] == pytest.approx({s: 50.0 for s in range(3)})
+    assert out['data']['machines'] == {
+        'CPU A, 2 cores': ['add-kitchen-frozen s0', 'add-kitchen-frozen s1',
+                           'damex-no-kitchen s0', 'damex-no-kitchen s1', 'damex-no-kitchen s2'],
+        'CPU B, 2 cores': ['add-kitchen-frozen s2']}
     md = out['markdown']
     assert '| add-kitchen-frozen | damex-no-kitchen |' in md
     assert 'Where the old datasets can move' in md
+    assert '- CPU B, 2 cores: add-kitchen-frozen s2' in md
 
 
 def test_a_dense_finetune_arm_is_compared_to_the_dense_detector():
@@ -62,6 +81,10 @@ def test_a_dense_finetune_arm_is_compared_to_the_dense_detector():
     assert arm['before'] == 'dense-no-kitchen'
     assert arm['old_mean_difference']['mean'] == pytest.approx(-12.5)
     assert arm['new_minus_joint'] is None and 'shut_minus_trained' not in arm
+    assert 'router_accuracy' not in arm  # dense: no router
+    assert out['data']['machines'] == {'not recorded': [
+        'add-kitchen-finetune-dense s0', 'add-kitchen-finetune-dense s1',
+        'dense-no-kitchen s0', 'dense-no-kitchen s1']}
 
 
 def test_helpers_and_refusals(tmp_path):
@@ -73,6 +96,10 @@ def test_helpers_and_refusals(tmp_path):
         new_expert_share(f'{run}/routing/top1_share.csv', ['nope'])
     with pytest.raises(ValueError, match='no finished damex-no-kitchen'):
         addition_report({'add-kitchen-frozen': {}}, 'kitchen')
+    routed = _summary({'comic': 0.5}, router={'comic': 0.8, 'xray': 0.6, 'kitchen': 0.1})
+    assert router_accuracy_of(routed, OLD) == pytest.approx(70.0)
+    assert math.isnan(router_accuracy_of(routed, ['nope']))
+    assert math.isnan(router_accuracy_of(_summary({'comic': 0.5}), OLD))  # dense: no router
 
 
 def test_the_tool_writes_tables_and_figure(tmp_path):
@@ -106,3 +133,31 @@ def test_the_tool_writes_tables_and_figure(tmp_path):
     import re
     assert re.search(r'\| add-kitchen-frozen-10shot +\| 10\.5 ± 0\.7 \| -30\.0',
                      (out / 'results.md').read_text())
+
+
+def test_the_joint_reference_can_come_from_a_committed_report(tmp_path):
+    import json
+
+    from damex_mmdet.testing.scripts import load_script
+    tool = load_script(osp.join(osp.dirname(__file__), '..', '..', 'tools', 'analysis',
+                                'addition_report.py'))
+    for name, aps in {'damex-no-kitchen': {'comic': 0.5},
+                      'add-kitchen-frozen': {'comic': 0.5, 'kitchen': 0.3}}.items():
+        for seed in (0, 1):
+            folder = tmp_path / 'wd' / name / f'seed{seed}'
+            folder.mkdir(parents=True)
+            (folder / 'summary.json').write_text(json.dumps(_summary(aps)))
+    per_seed = {'damex': {str(s): {'kitchen/bbox_mAP': 0.4 + s / 10, 'comic/bbox_mAP': 0.5}
+                          for s in range(3)}}
+    results = tmp_path / 'results.json'
+    results.write_text(json.dumps(dict(per_seed=per_seed)))
+    out = tmp_path / 'out'
+    tool.main(['--work-dir', str(tmp_path / 'wd'), '--dataset', 'kitchen', '--joint-results',
+               str(results), '--seeds', '0', '1', '--out-dir', str(out)])
+    data = json.loads((out / 'results.json').read_text())
+    assert data['joint_ap'] == {'0': pytest.approx(40.0), '1': pytest.approx(50.0)}
+    assert data['arms']['add-kitchen-frozen']['new_minus_joint']['mean'] == pytest.approx(-15.0)
+    with pytest.raises(SystemExit, match="no per-seed metrics of 'gem'"):
+        tool.main(['--work-dir', str(tmp_path / 'wd'), '--dataset', 'kitchen',
+                   '--joint-results', str(results), '--joint-variant', 'gem',
+                   '--out-dir', str(out)])

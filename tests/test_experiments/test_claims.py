@@ -77,3 +77,22 @@ def test_every_v2_claim_names_variants_of_the_comparison_tool():
     assert len(set(keys)) == len(keys)
     for claim in V2_CLAIMS:
         assert claim.variant in VARIANTS and claim.reference in VARIANTS, claim
+
+
+def test_a_pair_made_on_two_cpus_is_named_in_the_table():
+    def on(cpu, summary):
+        summary['machine'] = dict(cpu=cpu, cores=2, torch='2.13.0', python='3.11.7')
+        return summary
+    summaries = {
+        'dense': {s: on('CPU A', _summary(0.5, 0.5)) for s in range(3)},
+        'damex': {0: on('CPU A', _summary(0.6, 0.5)), 1: on('CPU B', _summary(0.6, 0.5)),
+                  2: _summary(0.6, 0.5)},  # seed 2 recorded before machines were
+    }
+    out = claims_report(summaries, [Claim('1', 'damex beats dense', 'damex', 'dense')])
+    (entry, ) = out['data']['claims']
+    assert entry['seeds_across_machines'] == [1]  # seed 2: unknown, so not claimed to cross
+    assert '| 3 (seed 1 across CPUs) |' in out['markdown']
+    assert out['data']['machines'] == {
+        'CPU A, 2 cores': ['damex s0', 'dense s0', 'dense s1', 'dense s2'],
+        'CPU B, 2 cores': ['damex s1'], 'not recorded': ['damex s2']}
+    assert '- CPU B, 2 cores: damex s1' in out['markdown']

@@ -1,10 +1,14 @@
 """Tables and figure of adding a dataset (docs/results/add_dataset/PLAN.md).
 
-    python tools/analysis/addition_report.py --work-dir work_dirs/add_dataset --dataset kitchen \\
-        --joint-dir work_dirs/map_fit/damex --seeds 0 1 2 --out-dir docs/results/add_dataset/kitchen
+    python tools/analysis/addition_report.py --work-dir docs/results/add_dataset/runs \\
+        --dataset kitchen --joint-results docs/results/map_fit/results.json \\
+        --seeds 0 1 2 --out-dir docs/results/add_dataset/kitchen
 
 Reads the finished runs of the arms of ``--dataset`` (``damex-no-L``,
-``dense-no-L``, ``add-L-...``) and of the joint reference, and writes
+``dense-no-L``, ``add-L-...``; a work dir or its archive, see
+``tools/misc/archive_runs.py``) and of the joint reference (its runs with
+``--joint-dir``, or a committed report's per-seed metrics with
+``--joint-results``), and writes
 ``results.md``, ``results.json`` and ``results.png`` to ``--out-dir``.
 """
 import argparse
@@ -15,6 +19,7 @@ import sys
 
 from damex_mmdet.analysis.plots import plot_addition
 from damex_mmdet.experiments.addition_report import addition_report
+from damex_mmdet.experiments.archive import summaries_from_results
 from damex_mmdet.experiments.runs import load_summaries
 from damex_mmdet.experiments.variants import VARIANTS
 
@@ -25,6 +30,11 @@ def parse_args(argv=None):
     parser.add_argument('--dataset', required=True, help='the added dataset')
     parser.add_argument('--joint-dir', default=None,
                         help='folder of the joint reference runs (<dir>/seed<s>/summary.json)')
+    parser.add_argument('--joint-results', default=None,
+                        help="or a report's results.json holding the joint reference's per-seed "
+                        'metrics')
+    parser.add_argument('--joint-variant', default='damex',
+                        help='the joint reference in --joint-results (default: damex)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--out-dir', required=True)
     return parser.parse_args(argv)
@@ -36,6 +46,15 @@ def main(argv=None):
             name.startswith(f'add-{args.dataset}-')]
     summaries = load_summaries(args.work_dir, arms, args.seeds)
     joint = None
+    if args.joint_dir and args.joint_results:
+        raise SystemExit('addition_report.py: give --joint-dir or --joint-results, not both.')
+    if args.joint_results:
+        try:
+            joint = {seed: summary for seed, summary in
+                     summaries_from_results(args.joint_results, args.joint_variant).items()
+                     if seed in args.seeds}
+        except (OSError, ValueError) as err:
+            raise SystemExit(f'addition_report.py: {err}') from None
     if args.joint_dir:
         joint = load_summaries(osp.dirname(args.joint_dir), [osp.basename(args.joint_dir)],
                                args.seeds).get(osp.basename(args.joint_dir))
