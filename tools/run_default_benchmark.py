@@ -63,6 +63,10 @@ def parse_args(argv=None):
                         help='checkpoint every N iterations (the last one kept): an '
                         'interrupted run resumes from it, bit for bit (default 300; one save '
                         'of a tiny config costs ~11 s on 2 CPU cores)')
+    parser.add_argument('--archive', default=None, metavar='DIR',
+                        help="copy each finished run's summary, config and routing tables to "
+                        'DIR/<variant>/seed<k>/ as soon as it finishes (a folder git can keep; '
+                        'see tools/misc/archive_runs.py)')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: report the finished runs (e.g. while others run)')
     return parser.parse_args(argv)
@@ -81,7 +85,7 @@ def main(argv=None):
         work_dir=args.work_dir, data_root=args.data_root or DEFAULT_ROOTS[args.benchmark_version],
         benchmark_version=args.benchmark_version, max_iters=args.max_iters,
         cfg_options=args.cfg_options, checkpoint_interval=args.checkpoint_interval,
-        jobs=args.jobs, report_only=args.report_only)
+        jobs=args.jobs, report_only=args.report_only, archive_dir=args.archive)
     try:
         run_comparison(settings, variants, args.seed_list or list(range(args.seeds)),
                        args.baseline, args.target_diff, log=lambda msg: print(msg, flush=True))

@@ -54,6 +54,8 @@ class ComparisonSettings:
     jobs: int = 1
     # train nothing: report the finished runs
     report_only: bool = False
+    # copy each finished run's record here as soon as it finishes (experiments.archive)
+    archive_dir: Optional[str] = None
 
 
 def set_data_root(cfg: Config, data_root: str) -> None:
@@ -298,6 +300,7 @@ def execute(plan: RunPlan, log: Callable[[str], None]) -> Dict[Run, dict]:
             done.append((variant, seed))
             log(f'[{len(done)}/{total}] {variant} seed {seed}: finished before, not retrained '
                 f"(mean AP {100 * summary['metrics'].get('mean/bbox_mAP', float('nan')):.1f})")
+            _archive(settings, variant, seed, log)
             return summary
         if settings.report_only:
             log(f'{variant} seed {seed}: not finished, left out of the report')
@@ -308,6 +311,7 @@ def execute(plan: RunPlan, log: Callable[[str], None]) -> Dict[Run, dict]:
         done.append((variant, seed))
         log(f'[{len(done)}/{total}] {variant} seed {seed}: {time.time() - start:.0f} s, mean AP '
             f"{100 * summary['metrics'].get('mean/bbox_mAP', float('nan')):.1f}")
+        _archive(settings, variant, seed, log)
         return summary
 
     futures = {}
@@ -318,6 +322,20 @@ def execute(plan: RunPlan, log: Callable[[str], None]) -> Dict[Run, dict]:
                 task, variant, seed, futures[(parent, seed)] if parent else None)
         results = {run: future.result() for run, future in futures.items()}
     return {run: summary for run, summary in results.items() if summary is not None}
+
+
+def _archive(settings: ComparisonSettings, variant: str, seed: int,
+             log: Callable[[str], None]) -> None:
+    """Copy a finished run's record to ``settings.archive_dir`` (a refusal is logged)."""
+    if not settings.archive_dir:
+        return
+    from .archive import archive_runs
+    try:
+        (target, ) = archive_runs(settings.work_dir, settings.archive_dir, [variant], [seed])
+    except ValueError as err:  # the archive holds another run: keep it, say so, go on
+        log(f'{variant} seed {seed}: not archived: {err}')
+        return
+    log(f'{variant} seed {seed}: archived in {target}')
 
 
 def _train(cfg, key, directory, threads, jobs, config_lock, log, run,

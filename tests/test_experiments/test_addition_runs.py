@@ -38,10 +38,19 @@ def test_an_addition_trains_on_the_grown_detector_and_tests_all_datasets(tmp_pat
     arms = _addition_arms('kitchen', (None, ), max_iters=2)
     variants = {k: arms[k] for k in ('damex-no-kitchen', 'add-kitchen-frozen')}
     settings = ComparisonSettings(work_dir='wd', data_root='data', max_iters=2,
-                                  cfg_options=FAST, checkpoint_interval=2)
+                                  cfg_options=FAST, checkpoint_interval=2, archive_dir='kept')
     done = execute(RunPlan(settings, variants, [0]), log=print)
     before = done[('damex-no-kitchen', 0)]['metrics']
     after = done[('add-kitchen-frozen', 0)]['metrics']
+    # both runs' records were archived, each with the machine that made it
+    from damex_mmdet.experiments import load_summaries
+    from damex_mmdet.experiments.archive import machine_record
+    kept = load_summaries('kept', list(variants), [0])
+    assert {v: s[0]['metrics'] for v, s in kept.items()} == {
+        'damex-no-kitchen': before, 'add-kitchen-frozen': after}
+    assert kept['add-kitchen-frozen'][0]['machine'] == machine_record()
+    assert osp.exists(osp.join('kept', 'add-kitchen-frozen', 'seed0', 'routing',
+                               'top1_share.csv'))
     assert 'kitchen/bbox_mAP' not in before and 'kitchen/bbox_mAP' in after
     # tested a second time with the new classes shut: kitchen finds nothing then
     assert after['shut/kitchen/bbox_mAP'] in (0.0, -1.0)

@@ -105,3 +105,32 @@ def test_every_run_gets_its_timing_hooks_once_even_from_a_dumped_run_config():
     again = with_run_hooks(fresh)
     assert [h['type'] for h in again] == [h['type'] for h in fresh]
     assert [h['type'] for h in with_run_hooks(None)] == list(RUN_HOOKS)
+
+
+def test_a_finished_run_is_archived_as_the_comparison_meets_it(tmp_path):
+    import json
+
+    from damex_mmdet.experiments import RunPlan, execute, fingerprint
+
+    settings = ComparisonSettings(work_dir=str(tmp_path / 'wd'), report_only=True,
+                                  archive_dir=str(tmp_path / 'archive'))
+    plan = RunPlan(settings, {'dense': VARIANTS['dense']}, [0, 1])
+    finished = tmp_path / 'wd' / 'dense' / 'seed0'
+    finished.mkdir(parents=True)
+    summary = dict(metrics={'mean/bbox_mAP': 0.5}, fingerprint=fingerprint(plan.config('dense', 0)))
+    (finished / 'summary.json').write_text(json.dumps(summary))
+    lines = []
+    done = execute(plan, lines.append)
+    assert list(done) == [('dense', 0)]  # seed 1 has not run
+    archived = tmp_path / 'archive' / 'dense' / 'seed0' / 'summary.json'
+    assert json.loads(archived.read_text()) == summary
+    assert not (tmp_path / 'archive' / 'dense' / 'seed1').exists()
+    assert f'dense seed 0: archived in {archived.parent}' in lines
+
+    other = dict(summary, fingerprint='another config')  # the archive keeps its own record
+    archived.write_text(json.dumps(other))
+    lines.clear()
+    execute(plan, lines.append)
+    assert json.loads(archived.read_text()) == other
+    assert any(line.startswith('dense seed 0: not archived: the archive already holds')
+               for line in lines)
