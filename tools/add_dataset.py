@@ -34,8 +34,11 @@ def parse_args(argv=None):
                         'one; or a trained dataset whose experts the new one shares')
     parser.add_argument('--shots', type=int, default=None,
                         help='keep N training images of the new dataset (seeded)')
-    parser.add_argument('--replay-ratio', type=float, default=0.5,
-                        help='replay mode: share of samples from the old datasets (default 0.5)')
+    parser.add_argument('--replay-ratio', type=float, default=None,
+                        help='share of samples from the old datasets. replay mode: default 0.5; '
+                        'frozen mode: default 0 (the new data alone), a share > 0 shows the old '
+                        'datasets to the new router row and class rows while every old value '
+                        'stays frozen')
     parser.add_argument('--max-iters', type=int, default=None,
                         help="training iterations (default: the config's schedule)")
     parser.add_argument('--seed', type=int, default=0,

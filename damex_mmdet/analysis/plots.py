@@ -247,13 +247,20 @@ def _shots(arm: str) -> Optional[int]:
     return int(last[:-4]) if last.endswith('shot') and last[:-4].isdigit() else None
 
 
+def _addition_path(arm: str, dataset: str) -> str:
+    """``add-L-frozen-replay-10shot`` -> ``frozen-replay``: the arm's path, shots dropped."""
+    path = arm[len(f'add-{dataset}-'):]
+    return path.rsplit('-', 1)[0] if _shots(arm) is not None else path
+
+
 def plot_addition(data: Mapping, out_png: str) -> str:
     """Adding a dataset: what the old datasets lost, what the new one reached.
 
     Left: per old dataset (and their mean), after minus before with its 95%
     interval, one marker per arm. Right: the new dataset's AP against the
     number of training images (shots; "all" at the right) for the frozen,
-    replay and dense fine-tuning paths, the joint reference as a line.
+    frozen-with-replay, replay and dense fine-tuning paths, the joint
+    reference as a line.
 
     Args:
         data (Mapping): ``data`` of
@@ -283,11 +290,12 @@ def plot_addition(data: Mapping, out_png: str) -> str:
     left.set_xticks(range(len(names) + 1), labels=[*names, 'mean'], rotation=30, ha='right')
     left.set_ylabel('AP x 100, after - before (95% interval)')
     left.set_title(f"old datasets when {data['dataset']} is added", fontsize=10)
-    left.legend(fontsize=7)
-    paths = {'frozen': [], 'finetune-dense': [], 'replay': []}
+    # below the axes: differences of tens of AP fill the whole panel
+    left.legend(fontsize=7, ncols=2, loc='upper center', bbox_to_anchor=(0.5, -0.22))
+    paths = {'frozen': [], 'frozen-replay': [], 'finetune-dense': [], 'replay': []}
     for arm, entry in arms.items():
-        path = next((p for p in paths if f'-{p}' in arm), None)
-        if path is not None:
+        path = _addition_path(arm, data['dataset'])
+        if path in paths:
             values = [v for v in entry['new_ap'].values() if np.isfinite(v)]
             paths[path].append((_shots(arm), np.mean(values) if values else np.nan,
                                 np.std(values, ddof=1) if len(values) > 1 else 0.0))

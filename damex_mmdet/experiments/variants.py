@@ -137,6 +137,12 @@ def _addition_arms(dataset: str, shots: Sequence[Optional[int]],
             _DAMEX, f'{dataset} ({what}) added to {before}: new expert, every trained value '
             'frozen', starts_from=before, adds=dataset,
             addition=AdditionOptions(mode='frozen', shots=count, max_iters=max_iters))
+        arms[f'add-{dataset}-frozen-replay{tag}'] = Variant(
+            _DAMEX, f'{dataset} ({what}) added to {before}: new expert, every trained value '
+            'frozen, old datasets replayed at 0.5 (they train the new rows only)',
+            starts_from=before, adds=dataset,
+            addition=AdditionOptions(mode='frozen', replay_ratio=0.5, shots=count,
+                                     max_iters=max_iters))
         arms[f'add-{dataset}-finetune-dense{tag}'] = Variant(
             _DINO, f'{dense} fine-tuned on {dataset} ({what}) alone: the forgetting baseline',
             starts_from=dense, adds=dataset,

@@ -19,11 +19,16 @@ checkpoint and a new COCO-json dataset folder, :func:`add_dataset` writes
 
 Modes:
 
-- ``frozen`` (default): only the old datasets' samples are left out
-  (``MultiDatasetSampler`` weight 0: their classes stay in the label space)
-  and :class:`~damex_mmdet.engine.frozen_values.KeepTrainedValuesHook` keeps
-  every value but the new expert, the new router row and the new class rows
-  bit for bit, AdamW's weight decay and gradient clipping included. With
+- ``frozen`` (default): :class:`~damex_mmdet.engine.frozen_values.KeepTrainedValuesHook`
+  keeps every value but the new expert, the new router row and the new class
+  rows bit for bit, AdamW's weight decay and gradient clipping included. By
+  default the old datasets' samples are left out (``MultiDatasetSampler``
+  weight 0: their classes stay in the label space). With ``replay_ratio`` R
+  they are sampled at share R: they train nothing of their own, but their
+  tokens teach the new router row where it does not apply (the DAMEX loss
+  sends them to their own experts) and their images teach the new class rows
+  where they must not fire. Without them the new row's logit rises on every
+  input and takes old tokens (docs/results/add_dataset/PLAN.md). With
   ``--expert NAME`` the shared expert serves old datasets too, so it stays
   frozen and only the new class rows train.
 - ``replay``: everything trains; the new dataset gets ``1 - replay_ratio`` of
@@ -45,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 __all__ = ['TrainedMixture', 'AdditionOptions', 'Addition', 'read_trained_mixture',
-           'add_dataset', 'ADDITION_MODES']
+           'add_dataset', 'old_share', 'ADDITION_MODES']
 
 ADDITION_MODES = ('frozen', 'replay', 'finetune')
 _MAP_ROUTERS = ('DatasetAwareRouter', 'FixedMapRouter')  # routings trained to a dataset map
@@ -87,8 +92,10 @@ class AdditionOptions:
     expert: str = 'new'
     # keep this many training images of the new dataset (seeded); None: all of them
     shots: Optional[int] = None
-    # share of the samples from the old datasets in replay mode
-    replay_ratio: float = 0.5
+    # share of the samples from the old datasets. replay mode: in (0, 1), None = 0.5; frozen
+    # mode: in [0, 1), None = 0 (the new data alone), they train only the new rows and expert;
+    # finetune mode: None (the new data alone)
+    replay_ratio: Optional[float] = None
     # training iterations (an iteration-based schedule, step decay scaled); None: the config's
     max_iters: Optional[int] = None
     # training images per dataset whose backbone features choose the copied expert
@@ -206,15 +213,39 @@ def _grown_map(mixture: TrainedMixture, name: str, options: AdditionOptions):
                      f'({list(mixture.dataset_names)}) whose experts the new one shares.')
 
 
+def old_share(options: AdditionOptions) -> float:
+    """The share of training samples drawn from the old datasets in ``options.mode``.
+
+    Raises:
+        ValueError: a share outside the mode's range, or any share in finetune mode.
+    """
+    ratio = options.replay_ratio
+    if options.mode == 'finetune':
+        if ratio:
+            raise ValueError(f'--replay-ratio {ratio}: finetune mode trains on the new dataset '
+                             'alone (the forgetting baseline); use --mode replay (everything '
+                             'trains) or --mode frozen (only the new rows) to show the old '
+                             'datasets.')
+        return 0.0
+    if ratio is None:
+        return 0.5 if options.mode == 'replay' else 0.0
+    low_ok = options.mode == 'frozen'  # 0: the new data alone
+    if not (0.0 <= ratio < 1.0 and (low_ok or ratio > 0.0)):
+        raise ValueError(f'--replay-ratio {ratio}: give a share in {"[0" if low_ok else "(0"}'
+                         f', 1) for --mode {options.mode}.')
+    return float(ratio)
+
+
 def _sampler_weights(cfg, mixture: TrainedMixture, name: str,
                      options: AdditionOptions) -> Dict[str, float]:
     """Per-dataset sampling weights: the new dataset alone, or replaying the old ones."""
-    if options.mode != 'replay':  # old samples left out, their classes kept
+    share = old_share(options)
+    if share == 0.0:  # old samples left out, their classes kept
         return {**{n: 0.0 for n in mixture.dataset_names}, name: 1.0}
     sizes = _dataset_sizes(cfg)
     old = {n: sizes[n] ** 0.5 for n in mixture.dataset_names}
-    weights = {n: round(options.replay_ratio * w / sum(old.values()), 6) for n, w in old.items()}
-    weights[name] = round(1.0 - options.replay_ratio, 6)
+    weights = {n: round(share * w / sum(old.values()), 6) for n, w in old.items()}
+    weights[name] = round(1.0 - share, 6)
     return weights
 
 
@@ -272,6 +303,11 @@ def _config_text(header: str, name: str, order, train_new: dict, loaders: dict,
                   'stays as trained',
                   f'custom_hooks = {pprint.pformat(hooks, width=96, sort_dicts=False)}']
     return '\n'.join(lines) + '\n'
+
+
+def _replay_note(options: AdditionOptions, share: float) -> str:
+    """The header's note of old datasets replayed in frozen mode (other modes: none)."""
+    return f', old datasets replayed at {share:g}' if options.mode == 'frozen' and share else ''
 
 
 def _shots_file(folder: str, train_ann: str, shots: int, seed: int, out_dir: str,
@@ -356,8 +392,7 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
     register_all_modules()  # it builds datasets and a detector: mmdet's scope
     if options.mode not in ADDITION_MODES:
         raise ValueError(f'--mode {options.mode!r}: choose one of {ADDITION_MODES}.')
-    if not 0.0 < options.replay_ratio < 1.0:
-        raise ValueError(f'--replay-ratio {options.replay_ratio}: give a share in (0, 1).')
+    share = old_share(options)
     if not out.endswith('.py'):
         raise ValueError(f'--out {out}: a config file ends with .py.')
     mixture = read_trained_mixture(checkpoint)
@@ -399,7 +434,8 @@ def add_dataset(config: str, checkpoint: str, name: str, folder: str, out: str,
                   num_classes=mixture.num_classes + len(new.classes), num_experts=num_experts,
                   expert_map=expert_map, header=(
                       f'# Adds dataset {name!r} to the detector of {osp.abspath(checkpoint)}\n'
-                      f'# ({options.mode} mode, expert {options.expert}); written by '
+                      f'# ({options.mode} mode, expert {options.expert}'
+                      f'{_replay_note(options, share)}); written by '
                       'tools/add_dataset.py. Old datasets keep the label order they were\n'
                       '# trained with; the new one comes last.\n'
                       f'_base_ = {osp.abspath(config)!r}\n\nload_from = {start!r}\n'

@@ -33,3 +33,12 @@ def test_plot_similarity(tmp_path):
                            str(tmp_path / 'sim.png'))
     with open(path, 'rb') as handle:
         assert handle.read(8) == PNG
+
+
+def test_each_addition_arm_is_drawn_on_its_own_path():
+    from damex_mmdet.analysis.plots import _addition_path
+    assert _addition_path('add-kitchen-frozen', 'kitchen') == 'frozen'
+    assert _addition_path('add-kitchen-frozen-10shot', 'kitchen') == 'frozen'
+    assert _addition_path('add-xray-frozen-replay-50shot', 'xray') == 'frozen-replay'
+    assert _addition_path('add-xray-replay', 'xray') == 'replay'
+    assert _addition_path('add-kitchen-finetune-dense-10shot', 'kitchen') == 'finetune-dense'

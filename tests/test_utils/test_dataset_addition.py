@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 from damex_mmdet.datasets.synthetic import generate_default_benchmark
 from damex_mmdet.utils import register_all_modules
-from damex_mmdet.utils.dataset_addition import (AdditionOptions, add_dataset,
+from damex_mmdet.utils.dataset_addition import (AdditionOptions, add_dataset, old_share,
                                                 read_trained_mixture)
 from damex_mmdet.utils.mixture_config import MixtureDataset, mixture_config_text
 from damex_mmdet.testing.reproducible import short_train_cfg
@@ -151,6 +151,46 @@ def test_replay_mode_samples_old_datasets_at_the_stated_ratio(damex, tmp_path):
     assert not any(h['type'] == 'KeepTrainedValuesHook' for h in cfg.custom_hooks)
     with open(cfg.new_train_dataset.ann_file) as f:
         assert len(json.load(f)['images']) == 1  # --shots 1
+
+
+def test_frozen_mode_can_show_the_old_datasets_and_still_keeps_every_trained_value(damex,
+                                                                                   tmp_path):
+    """Old images flow through (their gradients reach old values): those stay bit for bit."""
+    data, config, ckpt = damex
+    out = str(tmp_path / 'frozen_replay.py')
+    addition = add_dataset(config, ckpt, 'kitchen', osp.join(data, 'kitchen'), out,
+                           AdditionOptions(replay_ratio=0.5, shots=1, max_iters=2),
+                           img_prefix='images/', log=lambda *_: None)
+    cfg = Config.fromfile(out)
+    weights = cfg.train_dataloader.sampler.weights
+    assert weights['kitchen'] == pytest.approx(0.5)
+    assert all(weights[n] > 0 for n in OLD) and sum(weights[n] for n in OLD) == \
+        pytest.approx(0.5)
+    assert 'old datasets replayed at 0.5' in open(out).read()
+    trained = torch.load(_train(out, str(tmp_path / 'wd'), 2), weights_only=False)['state_dict']
+    start = torch.load(addition.checkpoint, weights_only=True)['state_dict']
+    rows = addition.trainable_rows
+    assert 'decoder.layers.0.ffn.router.gate.weight' in rows
+    for key, value in start.items():
+        row = rows.get(key)
+        assert torch.equal(trained[key][:row] if row is not None else trained[key],
+                           value[:row] if row is not None else value), key
+    assert not torch.equal(trained['decoder.layers.0.ffn.router.gate.weight'][3:],
+                           start['decoder.layers.0.ffn.router.gate.weight'][3:])
+
+
+def test_the_old_share_of_each_mode_and_its_refusals():
+    assert old_share(AdditionOptions()) == 0.0  # frozen: the new data alone
+    assert old_share(AdditionOptions(replay_ratio=0.3)) == 0.3
+    assert old_share(AdditionOptions(mode='replay')) == 0.5
+    assert old_share(AdditionOptions(mode='finetune')) == 0.0
+    with pytest.raises(ValueError, match=r'--replay-ratio 0.0: give a share in \(0, 1\) for '
+                       '--mode replay'):
+        old_share(AdditionOptions(mode='replay', replay_ratio=0.0))
+    with pytest.raises(ValueError, match=r'--replay-ratio 1.0: give a share in \[0, 1\)'):
+        old_share(AdditionOptions(replay_ratio=1.0))
+    with pytest.raises(ValueError, match='finetune mode trains on the new dataset alone'):
+        old_share(AdditionOptions(mode='finetune', replay_ratio=0.5))
 
 
 def test_sharing_an_expert_keeps_the_expert_count(damex, tmp_path):
