@@ -170,7 +170,7 @@ def addition_report(summaries: Summaries, dataset: str,
             router_rows.append([arm, *(_mean_std(list(router[k].values())) for k in
                                        ('old_before', 'old_after', 'new_after'))])
         data[arm] = entry
-    machines = runs_by_machine(summaries)
+    machines = runs_by_machine({**summaries, **({'joint reference': joint} if joint else {})})
     lines = [f'Adding `{dataset}`: AP x 100, paired by seed, mean [95% t interval] (`*`: '
              'excludes 0).', '', '**Old datasets**, after minus before:', '',
              format_markdown_table(old_rows), '', f'**The new dataset** (`{dataset}`), against '

@@ -64,7 +64,8 @@ def test_old_and_new_datasets_are_paired_by_seed(tmp_path):
     assert out['data']['machines'] == {
         'CPU A, 2 cores': ['add-kitchen-frozen s0', 'add-kitchen-frozen s1',
                            'damex-no-kitchen s0', 'damex-no-kitchen s1', 'damex-no-kitchen s2'],
-        'CPU B, 2 cores': ['add-kitchen-frozen s2']}
+        'CPU B, 2 cores': ['add-kitchen-frozen s2'],
+        'not recorded': ['joint reference s0', 'joint reference s1', 'joint reference s2']}
     md = out['markdown']
     assert '| add-kitchen-frozen | damex-no-kitchen |' in md
     assert 'Where the old datasets can move' in md
