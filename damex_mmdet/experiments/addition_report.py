@@ -27,7 +27,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from damex_mmdet.evaluation.comparison import format_difference
+from damex_mmdet.evaluation.comparison import format_difference, paired_difference
 
 from .archive import runs_by_machine
 from .runs import training_seconds
@@ -72,11 +72,6 @@ def router_accuracy_of(summary: dict, names: Sequence[str]) -> float:
                  for values in (summary.get('router_accuracy') or {}).values()]
     per_layer = [float(np.mean(v)) for v in per_layer if v]
     return 100.0 * float(np.mean(per_layer)) if per_layer else math.nan
-
-
-def _pair(after: Mapping[int, float], before: Mapping[int, float]) -> dict:
-    from damex_mmdet.evaluation.comparison import paired_difference
-    return paired_difference(after, before)
 
 
 def _mean_std(values: Sequence[float]) -> str:
@@ -124,16 +119,16 @@ def addition_report(summaries: Summaries, dataset: str,
         after, before = summaries[arm], summaries.get(before_of[arm], {})
         mean_after = {s: _mean_ap(m['metrics'], names) for s, m in after.items()}
         mean_before = {s: _mean_ap(m['metrics'], names) for s, m in before.items()}
-        per_dataset = {n: _pair({s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in after.items()},
-                                {s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in before.items()})
-                       for n in names}
+        per_dataset = {n: paired_difference(
+            {s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in after.items()},
+            {s: 100 * m['metrics'][f'{n}/bbox_mAP'] for s, m in before.items()}) for n in names}
         new_ap = {s: 100.0 * m['metrics'].get(f'{dataset}/bbox_mAP', math.nan)
                   for s, m in after.items()}
         entry = dict(before=before_of[arm], seeds=sorted(after),
                      old_mean_before=mean_before, old_mean_after=mean_after,
-                     old_mean_difference=_pair(mean_after, mean_before),
+                     old_mean_difference=paired_difference(mean_after, mean_before),
                      old_per_dataset_difference=per_dataset, new_ap=new_ap,
-                     new_minus_joint=_pair(new_ap, joint_ap) if joint_ap else None,
+                     new_minus_joint=paired_difference(new_ap, joint_ap) if joint_ap else None,
                      train_seconds={s: training_seconds(m) for s, m in after.items()})
         old_rows.append([arm, before_of[arm], _mean_std(list(mean_before.values())),
                          _mean_std(list(mean_after.values())),
@@ -152,7 +147,7 @@ def addition_report(summaries: Summaries, dataset: str,
                                     if v is not None])])
         if any(f'shut/{names[0]}/bbox_mAP' in m['metrics'] for m in after.values()):
             shut = {s: _mean_ap(m['metrics'], names, 'shut/') for s, m in after.items()}
-            entry['shut_minus_trained'] = _pair(shut, mean_after)
+            entry['shut_minus_trained'] = paired_difference(shut, mean_after)
             shares = {}
             for seed in after:
                 path = osp.join((run_dirs or {}).get(arm, {}).get(seed, ''), 'routing',
