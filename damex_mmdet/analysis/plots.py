@@ -19,7 +19,7 @@ from .routing_stats import RoutingStats
 
 __all__ = [
     'plot_utilization', 'plot_similarity', 'plot_expert_mapping', 'plot_comparison',
-    'plot_loss_divergence', 'plot_addition', 'plot_claims'
+    'plot_loss_divergence', 'addition_figure', 'plot_addition', 'plot_claims'
 ]
 
 
@@ -253,11 +253,13 @@ def _addition_path(arm: str, dataset: str) -> str:
     return path.rsplit('-', 1)[0] if _shots(arm) is not None else path
 
 
-def plot_addition(data: Mapping, out_png: str) -> str:
+def addition_figure(data: Mapping) -> Figure:
     """Adding a dataset: what the old datasets lost, what the new one reached.
 
     Left: per old dataset (and their mean), after minus before with its 95%
-    interval, one marker per arm. Right: the new dataset's AP against the
+    interval, one marker per arm, cut to the possible range [-100, 100].
+    Each path has one colour in both panels; on the left the marker's shape
+    tells the shot counts apart. Right: the new dataset's AP against the
     number of training images (shots; "all" at the right) for the frozen,
     frozen-with-replay, replay and dense fine-tuning paths, the joint
     reference as a line.
@@ -265,16 +267,25 @@ def plot_addition(data: Mapping, out_png: str) -> str:
     Args:
         data (Mapping): ``data`` of
             :func:`damex_mmdet.experiments.addition_report.addition_report`.
-        out_png (str): output file.
 
     Returns:
-        str: ``out_png``.
+        Figure: the two panels, not yet saved.
     """
     arms, names = data['arms'], list(data['old_datasets'])
     fig = Figure(figsize=(11.0, 4.0), layout='constrained')
     left, right = fig.subplots(1, 2, width_ratios=[1.4, 1.0])
     colors = matplotlib.colormaps['tab10']
+    # one colour per path in both panels; the marker tells the shots apart on the left
+    paths = {'frozen': [], 'frozen-replay': [], 'finetune-dense': [], 'replay': []}
+    for arm in arms:
+        paths.setdefault(_addition_path(arm, data['dataset']), [])
+    color_of = {path: colors(i % 10) for i, path in enumerate(paths)}
+    shot_markers = iter('s^vDP*X')
+    marker_of = {shots: 'o' if shots is None else next(shot_markers, 'o')
+                 for shots in sorted({_shots(a) for a in arms},
+                                     key=lambda s: (s is None, s or 0))}
     width = 0.8 / max(len(arms), 1)
+    lowest, highest = 0.0, 0.0
     for a, (arm, entry) in enumerate(arms.items()):
         diffs = [entry['old_per_dataset_difference'][n] for n in names]
         diffs.append(entry['old_mean_difference'])
@@ -284,15 +295,19 @@ def plot_addition(data: Mapping, out_png: str) -> str:
                         for d in diffs])
         high = np.array([d['ci_high'] - d['mean'] if np.isfinite(d['ci_high']) else 0.0
                          for d in diffs])
-        left.errorbar(xs, means, yerr=[low, high], fmt='o', capsize=2, color=colors(a % 10),
-                      label=arm, markersize=4)
+        lowest = np.nanmin([lowest, *(means - low)])
+        highest = np.nanmax([highest, *(means + high)])
+        left.errorbar(xs, means, yerr=[low, high], fmt=marker_of[_shots(arm)], capsize=2,
+                      color=color_of[_addition_path(arm, data['dataset'])], label=arm,
+                      markersize=4)
+    # a difference of AP x 100 lies in [-100, 100]; a wider interval (few seeds) is cut there
+    left.set_ylim(max(lowest, -100.0) - 5.0, min(highest, 100.0) + 5.0)
     left.axhline(0.0, color='black', linewidth=0.8)
     left.set_xticks(range(len(names) + 1), labels=[*names, 'mean'], rotation=30, ha='right')
     left.set_ylabel('AP x 100, after - before (95% interval)')
     left.set_title(f"old datasets when {data['dataset']} is added", fontsize=10)
     # below the axes: differences of tens of AP fill the whole panel
     left.legend(fontsize=7, ncols=2, loc='upper center', bbox_to_anchor=(0.5, -0.22))
-    paths = {'frozen': [], 'frozen-replay': [], 'finetune-dense': [], 'replay': []}
     for arm, entry in arms.items():
         path = _addition_path(arm, data['dataset'])
         if path in paths:
@@ -302,12 +317,12 @@ def plot_addition(data: Mapping, out_png: str) -> str:
     counts = sorted({s for points in paths.values() for s, _, _ in points if s is not None})
     position = {s: i for i, s in enumerate(counts)}
     position[None] = len(counts)
-    for p, (path, points) in enumerate(paths.items()):
+    for path, points in paths.items():
         points = sorted(points, key=lambda t: position[t[0]])
         if points:
             right.errorbar([position[s] for s, _, _ in points], [m for _, m, _ in points],
                            yerr=[e for _, _, e in points], fmt='o-', capsize=2,
-                           color=colors(p), label=path)
+                           color=color_of[path], label=path)
     joint = [v for v in data.get('joint_ap', {}).values() if np.isfinite(v)]
     if joint:
         right.axhline(np.mean(joint), color='black', linestyle='--', linewidth=1,
@@ -317,7 +332,12 @@ def plot_addition(data: Mapping, out_png: str) -> str:
     right.set_ylabel(f"{data['dataset']} AP x 100 (mean ± std over seeds)")
     right.set_title('the new dataset', fontsize=10)
     right.legend(fontsize=7)
-    return _save(fig, out_png)
+    return fig
+
+
+def plot_addition(data: Mapping, out_png: str) -> str:
+    """Write :func:`addition_figure` of ``data`` to ``out_png`` and return the path."""
+    return _save(addition_figure(data), out_png)
 
 
 def plot_claims(data: Mapping, out_png: str) -> str:

@@ -82,6 +82,13 @@ def _mean_std(values: Sequence[float]) -> str:
     return f'{np.mean(values):.1f}{std}'
 
 
+def _seeds_paired(diff: Optional[Mapping]) -> str:
+    """``'2 (0, 1)'``: how many seeds a paired difference rests on, and which."""
+    if not diff or not diff.get('n'):
+        return '0'
+    return f"{diff['n']} ({', '.join(map(str, diff['seeds']))})"
+
+
 def addition_report(summaries: Summaries, dataset: str,
                     joint: Optional[Mapping[int, dict]] = None,
                     run_dirs: Optional[Mapping[str, Mapping[int, str]]] = None) -> dict:
@@ -106,10 +113,11 @@ def addition_report(summaries: Summaries, dataset: str,
                          'compare the additions to.')
     names = old_dataset_names(next(iter(reference.values()))['metrics'])
     data: Dict[str, dict] = {}
-    old_rows = [['arm', 'compared to', 'old mean AP before', 'after', 'after - before',
+    old_rows = [['arm', 'compared to', 'seeds paired', 'old mean AP before', 'after',
+                 'after - before',
                  *(f'{n}: after - before' for n in names)]]
-    new_rows = [['arm', f'{dataset} AP', 'minus joint', 'ratio to joint', 'iterations',
-                 'train s']]
+    new_rows = [['arm', f'{dataset} AP', 'minus joint', 'seeds paired', 'ratio to joint',
+                 'iterations', 'train s']]
     door_rows = [['arm', 'old mean AP, new classes shut - as trained',
                   'old tokens on the new expert']]
     router_rows = [['arm', 'old datasets before', 'old datasets after', f'{dataset} after']]
@@ -130,7 +138,8 @@ def addition_report(summaries: Summaries, dataset: str,
                      old_per_dataset_difference=per_dataset, new_ap=new_ap,
                      new_minus_joint=paired_difference(new_ap, joint_ap) if joint_ap else None,
                      train_seconds={s: training_seconds(m) for s, m in after.items()})
-        old_rows.append([arm, before_of[arm], _mean_std(list(mean_before.values())),
+        old_rows.append([arm, before_of[arm], _seeds_paired(entry['old_mean_difference']),
+                         _mean_std(list(mean_before.values())),
                          _mean_std(list(mean_after.values())),
                          format_difference(entry['old_mean_difference']),
                          *(format_difference(per_dataset[n]) for n in names)])
@@ -141,6 +150,7 @@ def addition_report(summaries: Summaries, dataset: str,
         iterations = {m.get('max_iters') for m in after.values()} - {None}
         new_rows.append([arm, _mean_std(list(new_ap.values())),
                          format_difference(entry['new_minus_joint']) if joint_ap else 'n/a',
+                         _seeds_paired(entry['new_minus_joint']),
                          f'{ratio:.2f}' if math.isfinite(ratio) else 'n/a',
                          ', '.join(map(str, sorted(iterations))) or 'n/a',
                          _mean_std([v for v in entry['train_seconds'].values()

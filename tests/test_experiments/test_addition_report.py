@@ -67,9 +67,23 @@ def test_old_and_new_datasets_are_paired_by_seed(tmp_path):
         'CPU B, 2 cores': ['add-kitchen-frozen s2'],
         'not recorded': ['joint reference s0', 'joint reference s1', 'joint reference s2']}
     md = out['markdown']
-    assert '| add-kitchen-frozen | damex-no-kitchen |' in md
+    assert '| add-kitchen-frozen | damex-no-kitchen | 3 (0, 1, 2) |' in ' '.join(md.split())
     assert 'Where the old datasets can move' in md
     assert '- CPU B, 2 cores: add-kitchen-frozen s2' in md
+
+
+def test_each_difference_says_which_seeds_it_pairs():
+    before = {s: _summary({'comic': 0.5, 'xray': 0.7}) for s in (0, 1)}
+    after = {s: _summary({'comic': 0.4, 'xray': 0.7, 'kitchen': 0.3}) for s in (0, 1, 2)}
+    joint = {s: _summary({'comic': 0.5, 'xray': 0.7, 'kitchen': 0.4}) for s in (1, 2)}
+    out = addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': after}, 'kitchen',
+                          joint)
+    arm = out['data']['arms']['add-kitchen-frozen']
+    assert arm['old_mean_difference']['n'] == 2  # seed 2 has no before-run
+    assert arm['new_minus_joint']['n'] == 2  # seed 0 has no joint run
+    old_table, new_table = ' '.join(out['markdown'].split()).split('**The new dataset**')
+    assert '| damex-no-kitchen | 2 (0, 1) |' in old_table
+    assert '| 2 (1, 2) |' in new_table and '(0, 1, 2)' not in new_table
 
 
 def test_a_dense_finetune_arm_is_compared_to_the_dense_detector():
