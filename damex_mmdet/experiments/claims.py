@@ -31,7 +31,8 @@ from damex_mmdet.evaluation.results_table import format_markdown_table
 
 from .archive import runs_by_machine, seeds_across_machines
 
-__all__ = ['Claim', 'V2_CLAIMS', 'VERDICTS', 'judge', 'claims_report']
+__all__ = ['Claim', 'V2_CLAIMS', 'VERDICTS', 'REGIME_RMS_BOUND', 'REGIME_SEEDS', 'judge',
+           'regime_check', 'claims_report']
 
 #: the three verdicts a tested claim can get (and ``not tested``)
 VERDICTS = ('supported', 'contradicted', 'not resolvable here', 'not tested')
@@ -70,6 +71,66 @@ V2_CLAIMS: Tuple[Claim, ...] = (
     Claim('5', "GEM's map-forced dispatch is at least as good as DAMEX's learned routing",
           'gem', 'damex', 'not_worse'),
 )
+
+
+#: the plan's regime (step 1): the schedule holds if ``dense-jitter`` moves mean AP by at most
+#: this root mean square (AP x 100) over :data:`REGIME_SEEDS` seeds; otherwise it doubles
+REGIME_RMS_BOUND = 1.0
+#: how many seeds the regime's root mean square is taken over
+REGIME_SEEDS = 3
+
+
+def regime_check(summaries: Mapping[str, Mapping[int, dict]], variant: str = 'dense-jitter',
+                 reference: str = 'dense', bound: float = REGIME_RMS_BOUND,
+                 seeds_needed: int = REGIME_SEEDS) -> dict:
+    """The jitter control's root mean square over seeds, and whether the schedule holds.
+
+    The root mean square of ``variant - reference`` (mean AP x 100, paired by seed) is
+    what the plan bounds. Before all ``seeds_needed`` seeds exist the check can already
+    fail: the missing seeds can only add squares, so ``sqrt(sum d^2 / seeds_needed)`` is a
+    lower bound of the final value.
+
+    Args:
+        summaries (Mapping): ``variant -> seed -> summary.json`` of finished runs.
+        variant (str): the control (the reference with a meaningless perturbation).
+        reference (str): the variant it perturbs.
+        bound (float): the largest root mean square (AP x 100) at which the schedule holds.
+        seeds_needed (int): the seeds the plan takes the root mean square over.
+
+    Returns:
+        dict: ``differences`` (seed -> difference), ``n``, ``rms`` (over the seeds
+        there are; NaN for none), ``rms_lower_bound`` (over ``seeds_needed``), ``bound``,
+        ``seeds_needed`` and ``verdict``: ``'holds'`` (all seeds, RMS within the bound),
+        ``'fails'`` (the bound is already exceeded) or ``'undecided'``.
+    """
+    after = _per_seed(summaries, variant, 'mean/bbox_mAP')
+    before = _per_seed(summaries, reference, 'mean/bbox_mAP')
+    differences = {s: after[s] - before[s] for s in sorted(set(after) & set(before))}
+    squares = sum(d * d for d in differences.values())
+    n = len(differences)
+    rms = math.sqrt(squares / n) if n else math.nan
+    lower = math.sqrt(squares / max(n, seeds_needed))
+    if lower > bound:
+        verdict = 'fails'
+    elif n >= seeds_needed:
+        verdict = 'holds'
+    else:
+        verdict = 'undecided'
+    return dict(differences=differences, n=n, rms=rms, rms_lower_bound=lower, bound=bound,
+                seeds_needed=seeds_needed, verdict=verdict)
+
+
+def _regime_sentence(regime: Mapping) -> str:
+    per_seed = ', '.join(f'seed {s}: {d:+.2f}' for s, d in regime['differences'].items())
+    head = (f"`dense-jitter` - `dense`, mean AP x 100 ({per_seed}); root mean square "
+            f"{regime['rms']:.2f} over {regime['n']} seed(s), against the plan's bound of "
+            f"{regime['bound']:.1f} over {regime['seeds_needed']}.")
+    if regime['verdict'] == 'holds':
+        return f'{head} **The schedule holds.**'
+    if regime['verdict'] == 'fails':
+        return (f"{head} **The schedule fails**: even with the missing seeds at 0 the root "
+                f"mean square is {regime['rms_lower_bound']:.2f}; the plan doubles it.")
+    return f"{head} **Undecided**: {regime['seeds_needed'] - regime['n']} seed(s) to go."
 
 
 def judge(claim: Claim, difference: Mapping, detectable: float) -> Tuple[str, str]:
@@ -134,7 +195,8 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
     Returns:
         dict: ``data`` (``claims``: one entry per claim with ``difference`` of mean AP,
         ``detectable``, ``verdict``, ``sentence``, ``per_metric`` paired differences and
-        ``router_accuracy``) and ``markdown``.
+        ``router_accuracy``; ``regime``: :func:`regime_check` when the claims hold the
+        jitter control, else None) and ``markdown``.
     """
     entries: List[dict] = []
     for claim in claims:
@@ -160,8 +222,14 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
                             seeds_across_machines=seeds_across_machines(
                                 summaries, claim.variant, claim.reference)))
     machines = runs_by_machine(summaries)
+    regime = regime_check(summaries) if any(
+        c.variant == 'dense-jitter' and c.reference == 'dense' for c in claims) else None
     markdown = _markdown(entries, machines)
-    return dict(data=dict(claims=entries, machines=machines), markdown=markdown)
+    if regime and regime['n']:
+        markdown = f'**The regime** (the jitter control): {_regime_sentence(regime)}\n\n' + \
+            markdown
+    return dict(data=dict(claims=entries, machines=machines, regime=regime),
+                markdown=markdown)
 
 
 def _drawn_label(metric: str) -> str:

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from damex_mmdet.experiments.claims import V2_CLAIMS, Claim, claims_report, judge
+from damex_mmdet.experiments.claims import (V2_CLAIMS, Claim, claims_report, judge,
+                                            regime_check)
 from damex_mmdet.experiments.variants import VARIANTS
 
 
@@ -96,3 +97,35 @@ def test_a_pair_made_on_two_cpus_is_named_in_the_table():
         'CPU A, 2 cores': ['damex s0', 'dense s0', 'dense s1', 'dense s2'],
         'CPU B, 2 cores': ['damex s1'], 'not recorded': ['damex s2']}
     assert '- CPU B, 2 cores: damex s1' in out['markdown']
+
+
+def _dense_pair(jitter_moves):
+    """dense / dense-jitter summaries whose mean AP differs by ``jitter_moves[seed]`` (AP x 100)."""
+    dense = {s: _summary(0.50, 0.70) for s in jitter_moves}
+    jitter = {s: _summary(0.50 + d / 100, 0.70 + d / 100) for s, d in jitter_moves.items()}
+    return {'dense': dense, 'dense-jitter': jitter}
+
+
+def test_the_regime_holds_only_on_three_seeds_within_the_bound():
+    held = regime_check(_dense_pair({0: 0.5, 1: -1.0, 2: 1.0}))
+    assert held['rms'] == pytest.approx(math.sqrt((0.25 + 1.0 + 1.0) / 3))
+    assert held['verdict'] == 'holds'
+    assert regime_check(_dense_pair({0: 1.5, 1: -1.0, 2: 1.0}))['verdict'] == 'fails'
+    # one seed of 0.8: the other two could still bring the RMS anywhere up to the bound
+    one = regime_check(_dense_pair({0: 0.8}))
+    assert one['verdict'] == 'undecided' and one['n'] == 1
+    assert one['rms_lower_bound'] == pytest.approx(0.8 / math.sqrt(3))
+    # one seed of 2.0 already fails: even two seeds at 0 leave 2 / sqrt(3) > 1
+    early = regime_check(_dense_pair({0: 2.0}))
+    assert early['verdict'] == 'fails' and early['rms_lower_bound'] > 1.0
+
+
+def test_the_claims_report_states_the_regime():
+    out = claims_report(_dense_pair({0: 0.8}))
+    assert out['data']['regime']['verdict'] == 'undecided'
+    assert out['markdown'].startswith('**The regime**')
+    assert 'seed 0: +0.80' in out['markdown'] and '2 seed(s) to go' in out['markdown']
+    claims = [c for c in V2_CLAIMS if c.key != 'control']
+    no_control = claims_report(_dense_pair({0: 0.8}), claims)
+    assert no_control['data']['regime'] is None
+    assert '**The regime**' not in no_control['markdown']
