@@ -280,10 +280,8 @@ def addition_figure(data: Mapping) -> Figure:
     for arm in arms:
         paths.setdefault(_addition_path(arm, data['dataset']), [])
     color_of = {path: colors(i % 10) for i, path in enumerate(paths)}
-    shot_markers = iter('s^vDP*X')
-    marker_of = {shots: 'o' if shots is None else next(shot_markers, 'o')
-                 for shots in sorted({_shots(a) for a in arms},
-                                     key=lambda s: (s is None, s or 0))}
+    counts = sorted({_shots(a) for a in arms} - {None})
+    marker_of = {None: 'o', **{s: 's^vDP*X'[i % 7] for i, s in enumerate(counts)}}
     width = 0.8 / max(len(arms), 1)
     lowest, highest = 0.0, 0.0
     for a, (arm, entry) in enumerate(arms.items()):
@@ -314,7 +312,6 @@ def addition_figure(data: Mapping) -> Figure:
             values = [v for v in entry['new_ap'].values() if np.isfinite(v)]
             paths[path].append((_shots(arm), np.mean(values) if values else np.nan,
                                 np.std(values, ddof=1) if len(values) > 1 else 0.0))
-    counts = sorted({s for points in paths.values() for s, _, _ in points if s is not None})
     position = {s: i for i, s in enumerate(counts)}
     position[None] = len(counts)
     for path, points in paths.items():

@@ -98,8 +98,9 @@ def regime_check(summaries: Mapping[str, Mapping[int, dict]], variant: str = 'de
         seeds_needed (int): the seeds the plan takes the root mean square over.
 
     Returns:
-        dict: ``differences`` (seed -> difference), ``n``, ``rms`` (over the seeds
-        there are; NaN for none), ``rms_lower_bound`` (over ``seeds_needed``), ``bound``,
+        dict: ``variant``, ``reference``, ``differences`` (seed -> difference), ``n``,
+        ``rms`` (over the seeds there are; NaN for none), ``rms_lower_bound`` (over
+        ``seeds_needed``), ``bound``,
         ``seeds_needed`` and ``verdict``: ``'holds'`` (all seeds, RMS within the bound),
         ``'fails'`` (the bound is already exceeded) or ``'undecided'``.
     """
@@ -116,13 +117,14 @@ def regime_check(summaries: Mapping[str, Mapping[int, dict]], variant: str = 'de
         verdict = 'holds'
     else:
         verdict = 'undecided'
-    return dict(differences=differences, n=n, rms=rms, rms_lower_bound=lower, bound=bound,
-                seeds_needed=seeds_needed, verdict=verdict)
+    return dict(variant=variant, reference=reference, differences=differences, n=n, rms=rms,
+                rms_lower_bound=lower, bound=bound, seeds_needed=seeds_needed, verdict=verdict)
 
 
 def _regime_sentence(regime: Mapping) -> str:
     per_seed = ', '.join(f'seed {s}: {d:+.2f}' for s, d in regime['differences'].items())
-    head = (f"`dense-jitter` - `dense`, mean AP x 100 ({per_seed}); root mean square "
+    head = (f"`{regime['variant']}` - `{regime['reference']}`, mean AP x 100 ({per_seed}); "
+            "root mean square "
             f"{regime['rms']:.2f} over {regime['n']} seed(s), against the plan's bound of "
             f"{regime['bound']:.1f} over {regime['seeds_needed']}.")
     if regime['verdict'] == 'holds':
@@ -195,8 +197,8 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
     Returns:
         dict: ``data`` (``claims``: one entry per claim with ``difference`` of mean AP,
         ``detectable``, ``verdict``, ``sentence``, ``per_metric`` paired differences and
-        ``router_accuracy``; ``regime``: :func:`regime_check` when the claims hold the
-        jitter control, else None) and ``markdown``.
+        ``router_accuracy``; ``regime``: :func:`regime_check` of the first control claim
+        (kind ``'equal'``), None without one) and ``markdown``.
     """
     entries: List[dict] = []
     for claim in claims:
@@ -222,8 +224,8 @@ def claims_report(summaries: Mapping[str, Mapping[int, dict]],
                             seeds_across_machines=seeds_across_machines(
                                 summaries, claim.variant, claim.reference)))
     machines = runs_by_machine(summaries)
-    regime = regime_check(summaries) if any(
-        c.variant == 'dense-jitter' and c.reference == 'dense' for c in claims) else None
+    control = next((c for c in claims if c.kind == 'equal'), None)
+    regime = regime_check(summaries, control.variant, control.reference) if control else None
     markdown = _markdown(entries, machines)
     if regime and regime['n']:
         markdown = f'**The regime** (the jitter control): {_regime_sentence(regime)}\n\n' + \
