@@ -15,6 +15,8 @@ comparison is paired by seed (mean, 95% Student-t interval):
 - **compute**: iterations and training seconds per arm;
 - **router accuracy** (MoE arms): the old datasets' mean before and after, the
   new dataset's after (mean over the MoE layers);
+- **targets**: the issue's two targets judged per arm once enough seeds are
+  paired (:func:`judge_targets`);
 - **machines**: which CPU made which runs (a pair made on two CPU kinds is
   paired across machines).
 
@@ -23,6 +25,7 @@ AP values are COCO mAP x 100.
 import csv
 import math
 import os.path as osp
+from fractions import Fraction
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -32,9 +35,17 @@ from damex_mmdet.evaluation.comparison import format_difference, paired_differen
 from .archive import runs_by_machine
 from .runs import training_seconds
 
-__all__ = ['old_dataset_names', 'new_expert_share', 'router_accuracy_of', 'addition_report']
+__all__ = ['TARGET_SEEDS', 'OLD_MEAN_BOUND', 'OLD_INTERVAL_BOUND', 'NEW_RATIO_TARGET',
+           'COMPUTE_SHARE_TARGET', 'old_dataset_names', 'new_expert_share', 'router_accuracy_of',
+           'judge_targets', 'addition_report']
 
 Summaries = Mapping[str, Mapping[int, dict]]  # variant -> seed -> summary
+
+TARGET_SEEDS = 3  # paired seeds a target needs before it is judged (the plan's count)
+OLD_MEAN_BOUND = 0.5  # |old mean AP after - before| allowed, AP x 100
+OLD_INTERVAL_BOUND = 1.0  # the 95% interval of that difference must lie inside +-this
+NEW_RATIO_TARGET = 0.9  # the new dataset's AP over the joint reference's, at least
+COMPUTE_SHARE_TARGET = Fraction(1, 3)  # an arm's iterations over the joint reference's, at most
 
 
 def old_dataset_names(metrics: Mapping[str, float]) -> List[str]:
@@ -89,9 +100,68 @@ def _seeds_paired(diff: Optional[Mapping]) -> str:
     return f"{diff['n']} ({', '.join(map(str, diff['seeds']))})"
 
 
+def judge_targets(old_difference: Optional[Mapping], new_minus_joint: Optional[Mapping],
+                  new_ratio: float, iterations: Optional[int],
+                  joint_iterations: Optional[int],
+                  seeds_needed: int = TARGET_SEEDS) -> Dict[str, dict]:
+    """The issue's two targets for one addition arm: met, missed, or not judged.
+
+    - **old**: the old datasets' mean AP moved by at most :data:`OLD_MEAN_BOUND`
+      (after - before, paired by seed) and its 95% interval lies inside
+      +-:data:`OLD_INTERVAL_BOUND`;
+    - **new**: the new dataset reached :data:`NEW_RATIO_TARGET` of the joint
+      reference's AP with at most :data:`COMPUTE_SHARE_TARGET` of its training
+      iterations.
+
+    A target is judged only on ``seeds_needed`` paired seeds or more.
+
+    Args:
+        old_difference: :func:`paired_difference` of the old mean, after - before.
+        new_minus_joint: :func:`paired_difference` of the new AP, arm - joint.
+        new_ratio (float): the arm's mean new AP over the joint reference's.
+        iterations (int | None): the arm's training iterations.
+        joint_iterations (int | None): the joint reference's training iterations.
+        seeds_needed (int): paired seeds needed to judge.
+
+    Returns:
+        dict: ``{'old': {...}, 'new': {...}}``, each with ``verdict`` (``'met'``,
+        ``'missed'`` or ``'not judged'``) and ``why`` (one short phrase).
+    """
+    def too_few(diff):
+        n = diff['n'] if diff else 0
+        return dict(verdict='not judged', why=f'{n} of {seeds_needed} seeds')
+
+    if not old_difference or old_difference['n'] < seeds_needed:
+        old = too_few(old_difference)
+    else:
+        mean, low, high = (old_difference[k] for k in ('mean', 'ci_low', 'ci_high'))
+        inside = abs(mean) <= OLD_MEAN_BOUND and -OLD_INTERVAL_BOUND <= low \
+            and high <= OLD_INTERVAL_BOUND
+        old = dict(verdict='met' if inside else 'missed',
+                   why=f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+    if not new_minus_joint or new_minus_joint['n'] < seeds_needed:
+        new = too_few(new_minus_joint)
+    elif not iterations or not joint_iterations:
+        new = dict(verdict='not judged', why="the joint reference's iterations are unknown")
+    else:
+        share = Fraction(iterations, joint_iterations)
+        reached = new_ratio >= NEW_RATIO_TARGET and share <= COMPUTE_SHARE_TARGET
+        new = dict(verdict='met' if reached else 'missed',
+                   why=f'{new_ratio:.2f} of joint AP at {iterations}/{joint_iterations} '
+                       'iterations')
+    return dict(old=old, new=new)
+
+
+def _joint_iterations(joint: Optional[Mapping[int, dict]]) -> Optional[int]:
+    """The joint reference's iterations, when every seed records the same."""
+    found = {m.get('max_iters') for m in (joint or {}).values()}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
 def addition_report(summaries: Summaries, dataset: str,
                     joint: Optional[Mapping[int, dict]] = None,
-                    run_dirs: Optional[Mapping[str, Mapping[int, str]]] = None) -> dict:
+                    run_dirs: Optional[Mapping[str, Mapping[int, str]]] = None,
+                    joint_iterations: Optional[int] = None) -> dict:
     """The tables of adding ``dataset`` (see the module docstring).
 
     Args:
@@ -99,6 +169,10 @@ def addition_report(summaries: Summaries, dataset: str,
         dataset (str): the added dataset L.
         joint: ``seed -> summary`` of DAMEX trained on all datasets from scratch.
         run_dirs: ``variant -> seed -> run folder`` (for the routing shares).
+        joint_iterations (int | None): the joint reference's training iterations
+            (for the compute target); ``None`` reads them from ``joint``'s
+            summaries, and leaves the target unjudged when they do not record
+            them.
 
     Returns:
         dict: ``markdown`` (str) and ``data`` (the figures, JSON-ready).
@@ -121,6 +195,10 @@ def addition_report(summaries: Summaries, dataset: str,
     door_rows = [['arm', 'old mean AP, new classes shut - as trained',
                   'old tokens on the new expert']]
     router_rows = [['arm', 'old datasets before', 'old datasets after', f'{dataset} after']]
+    target_rows = [['arm', 'old mean kept', 'old mean, after - before', f'{dataset} reached',
+                    'AP ratio and iterations']]
+    if joint_iterations is None:
+        joint_iterations = _joint_iterations(joint)
     joint_ap = {s: 100.0 * m['metrics'].get(f'{dataset}/bbox_mAP', math.nan)
                 for s, m in (joint or {}).items()}
     for arm in arms:
@@ -174,6 +252,11 @@ def addition_report(summaries: Summaries, dataset: str,
             entry['router_accuracy'] = router
             router_rows.append([arm, *(_mean_std(list(router[k].values())) for k in
                                        ('old_before', 'old_after', 'new_after'))])
+        entry['targets'] = judge_targets(
+            entry['old_mean_difference'], entry['new_minus_joint'], ratio,
+            max(iterations) if iterations else None, joint_iterations)
+        target_rows.append([arm, *(entry['targets'][k][f] for k in ('old', 'new')
+                                   for f in ('verdict', 'why'))])
         data[arm] = entry
     machines = runs_by_machine({**summaries, **({'joint reference': joint} if joint else {})})
     lines = [f'Adding `{dataset}`: AP x 100, paired by seed, mean [95% t interval] (`*`: '
@@ -187,8 +270,15 @@ def addition_report(summaries: Summaries, dataset: str,
     if len(router_rows) > 1:
         lines += ['**Router accuracy** (% of tokens on a mapped expert, mean over the MoE '
                   'layers):', '', format_markdown_table(router_rows), '']
+    lines += [f"**The issue's targets**, judged on {TARGET_SEEDS} paired seeds or more: the old "
+              f'mean moves by at most {OLD_MEAN_BOUND} AP with its interval inside '
+              f'±{OLD_INTERVAL_BOUND}; `{dataset}` reaches {NEW_RATIO_TARGET} of joint '
+              f'training\'s AP with at most {COMPUTE_SHARE_TARGET} of its iterations '
+              f'({joint_iterations or "unknown"}):', '', format_markdown_table(target_rows), '']
     lines += ['**Machines** (the runs each CPU made):', '',
               *(f'- {label}: {", ".join(runs)}' for label, runs in machines.items()), '']
     return dict(markdown='\n'.join(lines), data=dict(dataset=dataset, old_datasets=names,
-                                                     joint_ap=joint_ap, arms=data,
+                                                     joint_ap=joint_ap,
+                                                     joint_iterations=joint_iterations,
+                                                     arms=data,
                                                      machines=machines))

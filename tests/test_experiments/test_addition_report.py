@@ -4,8 +4,10 @@ import os.path as osp
 
 import pytest
 
-from damex_mmdet.experiments.addition_report import (addition_report, new_expert_share,
-                                                     old_dataset_names, router_accuracy_of)
+from damex_mmdet.evaluation.comparison import paired_difference
+from damex_mmdet.experiments.addition_report import (addition_report, judge_targets,
+                                                     new_expert_share, old_dataset_names,
+                                                     router_accuracy_of)
 
 OLD = ('comic', 'xray')
 
@@ -102,6 +104,60 @@ def test_a_dense_finetune_arm_is_compared_to_the_dense_detector():
         'dense-no-kitchen s0', 'dense-no-kitchen s1']}
 
 
+def _diff(values, base=0.0):
+    return paired_difference({s: v for s, v in enumerate(values)},
+                             {s: base for s in range(len(values))})
+
+
+def test_targets_are_judged_on_three_seeds_against_the_issue_bounds():
+    steady, new = _diff([0.1, -0.1, 0.2]), _diff([-1.0, -2.0, -3.0])
+    both = judge_targets(steady, new, 0.95, 600, 1800)
+    assert both['old']['verdict'] == 'met' and both['new']['verdict'] == 'met'
+    # the mean within 0.5 but the interval wider than +-1: missed
+    wide = judge_targets(_diff([0.9, -0.9, 0.3]), new, 0.95, 600, 1800)['old']
+    assert wide['verdict'] == 'missed' and wide['why'].startswith('+0.1 [')
+    assert judge_targets(_diff([-0.6, -0.6, -0.6]), new, 0.95, 600, 1800)['old']['verdict'] \
+        == 'missed'  # a tight interval around -0.6
+    # the new dataset: below 0.9 of joint, or more than a third of its iterations
+    assert judge_targets(steady, new, 0.89, 600, 1800)['new']['verdict'] == 'missed'
+    assert judge_targets(steady, new, 0.95, 601, 1800)['new']['verdict'] == 'missed'
+    assert judge_targets(steady, new, 0.95, 600, None)['new'] == dict(
+        verdict='not judged', why="the joint reference's iterations are unknown")
+    # two seeds are not enough
+    two = judge_targets(_diff([0.0, 0.0]), _diff([0.0, 0.0]), 1.0, 600, 1800)
+    assert two['old'] == two['new'] == dict(verdict='not judged', why='2 of 3 seeds')
+
+
+def test_the_report_states_each_arms_targets():
+    before = {s: _summary({'comic': 0.5, 'xray': 0.7}, iters=1800) for s in range(3)}
+    kept = {s: _summary({'comic': 0.5 + s / 1000, 'xray': 0.7, 'kitchen': 0.38})
+            for s in range(3)}
+    forgot = {s: _summary({'comic': 0.2, 'xray': 0.7 - s / 100, 'kitchen': 0.30})
+              for s in range(3)}
+    joint = {s: _summary({'comic': 0.5, 'xray': 0.7, 'kitchen': 0.40}, iters=1800)
+             for s in range(3)}
+    out = addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': kept,
+                           'add-kitchen-replay': forgot}, 'kitchen', joint)
+    assert out['data']['joint_iterations'] == 1800  # read from the joint runs
+    arms = out['data']['arms']
+    assert arms['add-kitchen-frozen']['targets']['old']['verdict'] == 'met'
+    assert arms['add-kitchen-frozen']['targets']['new']['verdict'] == 'met'  # 0.95 at 1/3
+    assert arms['add-kitchen-replay']['targets']['old']['verdict'] == 'missed'
+    assert arms['add-kitchen-replay']['targets']['new'] == dict(
+        verdict='missed', why='0.75 of joint AP at 600/1800 iterations')
+    md = ' '.join(out['markdown'].split())
+    assert "The issue's targets" in md
+    assert '| add-kitchen-frozen | met | +0.0 [-0.1, +0.2] | met | 0.95 of joint' in md
+    # an explicit count wins over the summaries'; a results.json reference has none
+    assert addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': kept}, 'kitchen',
+                           joint, joint_iterations=1200)['data']['arms'][
+        'add-kitchen-frozen']['targets']['new']['verdict'] == 'missed'
+    no_count = {s: {'metrics': m['metrics']} for s, m in joint.items()}
+    assert addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': kept}, 'kitchen',
+                           no_count)['data']['arms']['add-kitchen-frozen']['targets'][
+        'new']['verdict'] == 'not judged'
+
+
 def test_helpers_and_refusals(tmp_path):
     assert old_dataset_names({'comic/bbox_mAP': 1, 'comic/bbox_mAP_50': 1, 'mean/bbox_mAP': 1,
                               'shut/comic/bbox_mAP': 1, 'router_acc/x': 1}) == ['comic']
@@ -172,6 +228,9 @@ def test_the_joint_reference_can_come_from_a_committed_report(tmp_path):
     data = json.loads((out / 'results.json').read_text())
     assert data['joint_ap'] == {'0': pytest.approx(40.0), '1': pytest.approx(50.0)}
     assert data['arms']['add-kitchen-frozen']['new_minus_joint']['mean'] == pytest.approx(-15.0)
+    with pytest.raises(SystemExit, match='--joint-iters 0'):
+        tool.main(['--work-dir', str(tmp_path / 'wd'), '--dataset', 'kitchen',
+                   '--joint-results', str(results), '--joint-iters', '0', '--out-dir', str(out)])
     with pytest.raises(SystemExit, match="no per-seed metrics of 'gem'"):
         tool.main(['--work-dir', str(tmp_path / 'wd'), '--dataset', 'kitchen',
                    '--joint-results', str(results), '--joint-variant', 'gem',

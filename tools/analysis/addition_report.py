@@ -2,7 +2,7 @@
 
     python tools/analysis/addition_report.py --work-dir docs/results/add_dataset/runs \\
         --dataset kitchen --joint-results docs/results/map_fit/results.json \\
-        --seeds 0 1 2 --out-dir docs/results/add_dataset/kitchen
+        --joint-iters 1800 --seeds 0 1 2 --out-dir docs/results/add_dataset/kitchen
 
 Reads the finished runs of the arms of ``--dataset`` (``damex-no-L``,
 ``dense-no-L``, ``add-L-...``; a work dir or its archive, see
@@ -35,6 +35,10 @@ def parse_args(argv=None):
                         'metrics')
     parser.add_argument('--joint-variant', default='damex',
                         help='the joint reference in --joint-results (default: damex)')
+    parser.add_argument('--joint-iters', type=int, default=None,
+                        help="the joint reference's training iterations, for the compute "
+                        'target (default: read from its run summaries; a results.json does '
+                        'not record them)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--out-dir', required=True)
     return parser.parse_args(argv)
@@ -42,6 +46,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.joint_iters is not None and args.joint_iters < 1:
+        raise SystemExit(f'addition_report.py: --joint-iters {args.joint_iters}: give the '
+                         "joint reference's training iterations, a positive number.")
     arms = [name for name in VARIANTS if name.endswith(f'-no-{args.dataset}') or
             name.startswith(f'add-{args.dataset}-')]
     summaries = load_summaries(args.work_dir, arms, args.seeds)
@@ -61,7 +68,7 @@ def main(argv=None):
     dirs = {arm: {s: osp.join(args.work_dir, arm, f'seed{s}') for s in args.seeds}
             for arm in arms}
     try:
-        out = addition_report(summaries, args.dataset, joint, dirs)
+        out = addition_report(summaries, args.dataset, joint, dirs, args.joint_iters)
     except ValueError as err:
         raise SystemExit(f'addition_report.py: {err}') from None
     os.makedirs(args.out_dir, exist_ok=True)
