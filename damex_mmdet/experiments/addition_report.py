@@ -270,10 +270,10 @@ def addition_report(summaries: Summaries, dataset: str,
     if len(router_rows) > 1:
         lines += ['**Router accuracy** (% of tokens on a mapped expert, mean over the MoE '
                   'layers):', '', format_markdown_table(router_rows), '']
-    lines += [f"**The issue's targets**, judged on {TARGET_SEEDS} paired seeds or more: the old "
-              f'mean moves by at most {OLD_MEAN_BOUND} AP with its interval inside '
-              f'±{OLD_INTERVAL_BOUND}; `{dataset}` reaches {NEW_RATIO_TARGET} of joint '
-              f'training\'s AP with at most {COMPUTE_SHARE_TARGET} of its iterations '
+    lines += [f'**Targets** (fixed in the plan before any run), judged on {TARGET_SEEDS} paired '
+              f'seeds or more: the old mean moves by at most {OLD_MEAN_BOUND} AP with its '
+              f'interval inside ±{OLD_INTERVAL_BOUND}; `{dataset}` reaches {NEW_RATIO_TARGET} '
+              f'of joint training\'s AP with at most {COMPUTE_SHARE_TARGET} of its iterations '
               f'({joint_iterations or "unknown"}):', '', format_markdown_table(target_rows), '']
     lines += ['**Machines** (the runs each CPU made):', '',
               *(f'- {label}: {", ".join(runs)}' for label, runs in machines.items()), '']

@@ -146,7 +146,7 @@ def test_the_report_states_each_arms_targets():
     assert arms['add-kitchen-replay']['targets']['new'] == dict(
         verdict='missed', why='0.75 of joint AP at 600/1800 iterations')
     md = ' '.join(out['markdown'].split())
-    assert "The issue's targets" in md
+    assert '**Targets** (fixed in the plan before any run), judged on 3 paired seeds' in md
     assert '| add-kitchen-frozen | met | +0.0 [-0.1, +0.2] | met | 0.95 of joint' in md
     # an explicit count wins over the summaries'; a results.json reference has none
     assert addition_report({'damex-no-kitchen': before, 'add-kitchen-frozen': kept}, 'kitchen',
