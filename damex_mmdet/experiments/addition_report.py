@@ -15,7 +15,7 @@ comparison is paired by seed (mean, 95% Student-t interval):
 - **compute**: iterations and training seconds per arm;
 - **router accuracy** (MoE arms): the old datasets' mean before and after, the
   new dataset's after (mean over the MoE layers);
-- **targets**: the issue's two targets judged per arm once enough seeds are
+- **targets**: the plan's two targets judged per arm once enough seeds are
   paired (:func:`judge_targets`);
 - **machines**: which CPU made which runs (a pair made on two CPU kinds is
   paired across machines).
@@ -104,7 +104,7 @@ def judge_targets(old_difference: Optional[Mapping], new_minus_joint: Optional[M
                   new_ratio: float, iterations: Optional[int],
                   joint_iterations: Optional[int],
                   seeds_needed: int = TARGET_SEEDS) -> Dict[str, dict]:
-    """The issue's two targets for one addition arm: met, missed, or not judged.
+    """The plan's two targets for one addition arm: met, missed, or not judged.
 
     - **old**: the old datasets' mean AP moved by at most :data:`OLD_MEAN_BOUND`
       (after - before, paired by seed) and its 95% interval lies inside
@@ -137,8 +137,7 @@ def judge_targets(old_difference: Optional[Mapping], new_minus_joint: Optional[M
         mean, low, high = (old_difference[k] for k in ('mean', 'ci_low', 'ci_high'))
         inside = abs(mean) <= OLD_MEAN_BOUND and -OLD_INTERVAL_BOUND <= low \
             and high <= OLD_INTERVAL_BOUND
-        old = dict(verdict='met' if inside else 'missed',
-                   why=f'{mean:+.1f} [{low:+.1f}, {high:+.1f}]')
+        old = dict(verdict='met' if inside else 'missed', why=format_difference(old_difference))
     if not new_minus_joint or new_minus_joint['n'] < seeds_needed:
         new = too_few(new_minus_joint)
     elif not iterations or not joint_iterations:
